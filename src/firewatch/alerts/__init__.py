@@ -1,0 +1,1 @@
+"""Alerts: the shared label set, fingerprints, and turning alerts into incidents."""

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): health, metrics and the JSON API under /api/v1."""

@@ -1,0 +1,88 @@
+"""Request dependencies: the runtime, and bearer-token authentication with scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+
+from firewatch.app import Runtime
+from firewatch.auth import service as auth_service
+from firewatch.auth.service import Scope, TokenInfo
+from firewatch.errors import Forbidden, Unauthorized
+from firewatch.incidents.service import Actor
+
+TOKEN_CACHE_TTL_S = 10.0
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+class TokenCache:
+    """Verified tokens for a few seconds, so a busy client costs one lookup per TTL, not per call."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[TokenInfo | None, float]] = {}
+
+    async def verify(self, runtime: Runtime, token: str) -> TokenInfo | None:
+        key = auth_service.hash_token(token)
+        hit = self._entries.get(key)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+
+        def lookup() -> TokenInfo | None:
+            with runtime.db.read_session() as session:
+                return auth_service.verify_token(session, token=token)
+
+        info = await asyncio.to_thread(lookup)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (info, time.monotonic() + TOKEN_CACHE_TTL_S)
+        return info
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def authenticate(request: Request, needed: Scope) -> TokenInfo:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized(
+            "missing bearer token: send 'Authorization: Bearer <token>'; create one with "
+            f"`firewatch token create --scope {needed.value}`",
+            code="missing_token",
+        )
+    cache: TokenCache = request.app.state.token_cache
+    info = await cache.verify(runtime_of(request), token)
+    if info is None:
+        raise Unauthorized("invalid or revoked token", code="invalid_token")
+    if not info.scope.allows(needed):
+        raise Forbidden(
+            f"token {info.name!r} has scope {info.scope.value}; this needs {needed.value}",
+            code="insufficient_scope",
+        )
+    return info
+
+
+def require(scope: Scope) -> Callable[[Request], Awaitable[Actor]]:
+    """A dependency that authenticates the request and returns who is acting."""
+
+    async def dependency(request: Request) -> Actor:
+        info = await authenticate(request, scope)
+        return Actor(info.name)
+
+    return dependency
+
+
+read_access = require(Scope.READ)
+write_access = require(Scope.WRITE)
+admin_access = require(Scope.ADMIN)

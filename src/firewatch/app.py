@@ -1,0 +1,237 @@
+"""Wiring: builds every stage from the configuration and runs the workers. Only this module
+knows all the stages; they meet nowhere else but in the event log and the job table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from firewatch.alerts import service as alerts_service
+from firewatch.alerts.schemas import Alert
+from firewatch.clock import Clock, SystemClock
+from firewatch.config import FirewatchConfig
+from firewatch.detect.runner import DetectionRunner
+from firewatch.errors import ConfigError
+from firewatch.metrics import FirewatchCollector
+from firewatch.notify import worker as notify_worker
+from firewatch.notify.channels import build_channel
+from firewatch.people import service as people_service
+from firewatch.registry import service as registry_service
+from firewatch.runbooks import engine as runbook_engine
+from firewatch.runbooks.library import RunbookLibrary
+from firewatch.store import events as event_log
+from firewatch.store.consumer import EventConsumer
+from firewatch.store.db import Database
+from firewatch.store.jobs import JOBS_ENQUEUED, Job
+from firewatch.store.runner import JobKind, JobRunner
+from firewatch.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+EVENT_RETENTION = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=1)
+
+
+def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> alerts_service.AlertPolicy:
+    return alerts_service.AlertPolicy(
+        severity=config.severity_policy,
+        group_by=tuple(config.incidents.group_by),
+        resolve_quiet_period=config.incidents.resolve_quiet_period,
+        auto_resolve=config.incidents.auto_resolve,
+        runbook_response=library.response_time,
+    )
+
+
+def check_references(config: FirewatchConfig, library: RunbookLibrary) -> None:
+    """Cross-checks the config cannot do alone: every model's runbook must exist."""
+    for index, model in enumerate(config.models):
+        if model.runbook and model.runbook not in library.names():
+            raise ConfigError(
+                f"models.{index}.runbook: no runbook named {model.runbook!r} "
+                f"(known: {', '.join(library.names())})"
+            )
+
+
+@dataclass
+class StoreSink:
+    """Detection's sink: alerts into alert processing, health into the registry."""
+
+    writer: Writer
+    db: Database
+    clock: Clock
+    policy: alerts_service.AlertPolicy
+
+    async def alerts(self, alerts: list[Alert]) -> None:
+        now = self.clock.now()
+        await self.writer.run(
+            lambda s: alerts_service.process_alerts(s, alerts=alerts, now=now, policy=self.policy)
+        )
+
+    async def health(self, model: str, healthy: bool, at: datetime) -> None:
+        await self.writer.run(
+            lambda s: registry_service.record_health(s, model=model, healthy=healthy, at=at)
+        )
+
+    async def current_version(self, model: str) -> str | None:
+        def read() -> str | None:
+            with self.db.read_session() as session:
+                try:
+                    row = registry_service.get_model(session, name=model)
+                except Exception:
+                    return None
+                live = registry_service.current_deployment(session, model_id=row.id)
+                return live.version.version if live else None
+
+        return await asyncio.to_thread(read)
+
+
+@dataclass
+class Runtime:
+    """Everything a running Firewatch holds: config, database, writer and the workers."""
+
+    config: FirewatchConfig
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    run_workers: bool = True
+    poll_interval: float = 0.5
+    library: RunbookLibrary = field(init=False)
+    writer: Writer = field(init=False)
+    metrics: CollectorRegistry = field(init=False)
+    client: httpx.AsyncClient = field(init=False)
+    consumers: list[EventConsumer] = field(init=False, default_factory=list)
+    jobs: JobRunner | None = field(init=False, default=None)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.library = RunbookLibrary.load(self.config.runbooks.directory)
+        check_references(self.config, self.library)
+        self.writer = Writer(self.db)
+        self.metrics = CollectorRegistry()
+        self.metrics.register(FirewatchCollector(self))
+
+    @property
+    def alert_policy(self) -> alerts_service.AlertPolicy:
+        return alert_policy(self.config, self.library)
+
+    async def start(self) -> None:
+        self.writer.start()
+        now = self.clock.now()
+        people = self.config.people
+        await self.writer.run(
+            lambda s: [people_service.upsert_person(s, person=p, now=now) for p in people]
+        )
+        self.client = httpx.AsyncClient(follow_redirects=False)
+        if not self.run_workers:
+            return
+        self._build_workers()
+        loop = asyncio.get_running_loop()
+        self.writer.add_commit_hook(lambda info: _call_soon(loop, self._wake, info))
+        assert self.jobs is not None
+        self._spawn(self.jobs.run_forever(self.poll_interval), "jobs")
+        for consumer in self.consumers:
+            self._spawn(consumer.run_forever(self.poll_interval), f"consumer-{consumer.name}")
+        sink = StoreSink(self.writer, self.db, self.clock, self.alert_policy)
+        detection = DetectionRunner(
+            self.config.models,
+            sink=sink,
+            clock=self.clock,
+            client=self.client,
+            registry=self.metrics,
+        )
+        self._spawn(detection.run(), "detection")
+        self._spawn(self._prune_forever(), "prune")
+
+    def _build_workers(self) -> None:
+        channels = {c.name: build_channel(c, client=self.client) for c in self.config.channels}
+        notify = notify_worker.NotifyWorker(
+            self.config.notify,
+            self.config.severity_policy,
+            channels,
+            self.db,
+            self.writer,
+            self.clock,
+        )
+        runbooks = runbook_engine.RunbookEngine(
+            self.library, self.config, self.db, self.writer, self.clock, self.client
+        )
+        self.consumers = [
+            EventConsumer(
+                name, handler, types=types, db=self.db, writer=self.writer, clock=self.clock
+            )
+            for name, handler, types in (
+                (notify_worker.CONSUMER, notify.on_event, notify.types),
+                (runbook_engine.CONSUMER, runbooks.on_event, runbooks.types),
+            )
+        ]
+        self.jobs = JobRunner(
+            kinds={
+                notify_worker.DELIVER_JOB: JobKind(notify.deliver, on_dead=notify.on_dead),
+                runbook_engine.RUN_JOB: JobKind(runbooks.run_job),
+                alerts_service.AUTO_RESOLVE_JOB: JobKind(self._auto_resolve),
+            },
+            db=self.db,
+            writer=self.writer,
+            clock=self.clock,
+        )
+
+    async def _auto_resolve(self, job: Job) -> None:
+        quiet = timedelta(seconds=float(job.payload["quiet_period_s"]))
+        now = self.clock.now()
+        await self.writer.run(
+            lambda s: alerts_service.auto_resolve(
+                s, incident_id=int(job.payload["incident_id"]), quiet_period=quiet, now=now
+            )
+        )
+
+    def _wake(self, info: dict[str, object]) -> None:
+        if info.get(event_log.EVENTS_APPENDED):
+            for consumer in self.consumers:
+                consumer.wake.set()
+        if info.get(JOBS_ENQUEUED) and self.jobs is not None:
+            self.jobs.wake.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_report_crash)
+        self._tasks.append(task)
+
+    async def _prune_forever(self) -> None:
+        names = [c.name for c in self.consumers]
+        while True:
+            before = self.clock.now() - EVENT_RETENTION
+            pruned = await self.writer.run(
+                partial(event_log.prune_events, before=before, consumers=names)
+            )
+            if pruned:
+                log.info("pruned %d events older than %s", pruned, before)
+            await asyncio.sleep(PRUNE_EVERY.total_seconds())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(AttributeError):
+            await self.client.aclose()
+        await asyncio.to_thread(self.writer.stop)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("worker %s stopped: %r", task.get_name(), task.exception())
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any, info: dict[str, Any]) -> None:
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(fn, info)

@@ -1,0 +1,1 @@
+"""API tokens with read / write / admin scopes, stored only as hashes."""

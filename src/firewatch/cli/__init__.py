@@ -1,0 +1,1 @@
+"""The ``firewatch`` command line (Typer + Rich): one Typer app per noun."""

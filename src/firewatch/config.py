@@ -1,0 +1,250 @@
+"""The YAML configuration: models to watch, channels, routing, severity policy and people.
+
+The file holds what a team reviews in code; run-time state lives in the database. Every error
+names the file, the field path and what was expected. Secrets are never written in the file:
+fields ending in ``_env`` name the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+from firewatch.duration import Duration
+from firewatch.errors import ConfigError
+from firewatch.people.schemas import PersonIn
+from firewatch.severity import Severity, SeverityPolicy
+
+CONFIG_ENV = "FIREWATCH_CONFIG"
+DEFAULT_CONFIG_FILE = Path("firewatch.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeConfig(_Section):
+    """HTTP health probing of one model service (Kubernetes-like defaults)."""
+
+    interval: Duration = Field(timedelta(seconds=10), description="Time between probes.")
+    timeout: Duration = Field(timedelta(seconds=1), description="A probe slower than this fails.")
+    failure_threshold: int = Field(3, ge=1, description="Consecutive failures before alerting.")
+    recovery_threshold: int = Field(1, ge=1, description="Consecutive successes to clear.")
+
+
+class ErrorRateConfig(_Section):
+    """Error rate from the service's Prometheus ``/metrics`` counters (the seed's "> 5%" alert)."""
+
+    enabled: bool = True
+    requests_metric: str = Field("model_requests_total", description="Counter of all requests.")
+    errors_metric: str = Field("model_request_errors_total", description="Counter of failures.")
+    threshold: float = Field(0.05, gt=0, le=1, description="Alert when the rate exceeds this.")
+    window: Duration = Field(timedelta(seconds=60), description="Rate computed over this window.")
+    min_requests: int = Field(20, ge=1, description="Ignore windows with fewer requests.")
+    interval: Duration = Field(timedelta(seconds=15), description="Time between scrapes.")
+    severity: Severity = Field(Severity.SEV2, description="The rule's severity (seed: HIGH).")
+
+
+class ModelConfig(_Section):
+    """A model service Firewatch watches."""
+
+    name: str = Field(description="Model name, as in the registry and alert labels.")
+    health_url: HttpUrl | None = Field(None, description="e.g. http://host:8081/health")
+    metrics_url: HttpUrl | None = Field(None, description="Prometheus text endpoint.")
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    error_rate: ErrorRateConfig = Field(default_factory=ErrorRateConfig)
+    runbook: str | None = Field(
+        "model-unavailable", description="Runbook run when this model's service is unavailable."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra alert labels (team).")
+
+
+class ConsoleChannel(_Section):
+    """Writes notifications to the server log (stderr)."""
+
+    type: Literal["console"]
+    name: str
+
+
+class WebhookChannel(_Section):
+    """POSTs a JSON document per notification to ``url``."""
+
+    type: Literal["webhook"]
+    name: str
+    url: HttpUrl
+    timeout: Duration = timedelta(seconds=5)
+    bearer_token_env: str | None = Field(
+        None, description="Environment variable holding a bearer token to send."
+    )
+
+
+ChannelConfig = Annotated[ConsoleChannel | WebhookChannel, Field(discriminator="type")]
+
+
+class Intent(StrEnum):
+    """What a notification is for; the seed's `notify_incident` speaks in these."""
+
+    PAGE = "page"
+    CHAT = "chat"
+    EMAIL = "email"
+    TICKET = "ticket"
+
+
+class RouteTarget(_Section):
+    intent: Intent
+    target: str = Field(description="Who or where: on-call, #channel, address, project.")
+
+
+def _seed_routes() -> dict[Severity, list[RouteTarget]]:
+    """The seed's `notify_incident`: SEV1 page + chat + email, SEV2 chat + email, else a ticket."""
+    return {
+        Severity.SEV1: [
+            RouteTarget(intent=Intent.PAGE, target="on-call"),
+            RouteTarget(intent=Intent.CHAT, target="#critical-incidents"),
+            RouteTarget(intent=Intent.EMAIL, target="ml-team@company.com"),
+        ],
+        Severity.SEV2: [
+            RouteTarget(intent=Intent.CHAT, target="#ml-incidents"),
+            RouteTarget(intent=Intent.EMAIL, target="ml-lead@company.com"),
+        ],
+        Severity.SEV3: [RouteTarget(intent=Intent.TICKET, target="ML")],
+        Severity.SEV4: [RouteTarget(intent=Intent.TICKET, target="ML")],
+    }
+
+
+class NotifyConfig(_Section):
+    """Routing: severity → intents (the seed's policy), intent → channels."""
+
+    routes: dict[Severity, list[RouteTarget]] = Field(default_factory=_seed_routes)
+    channels_for: dict[Intent, list[str]] = Field(
+        default_factory=lambda: {intent: ["console"] for intent in Intent},
+        description="Which configured channels carry each intent.",
+    )
+    max_attempts: int = Field(8, ge=1, le=50, description="Delivery attempts before giving up.")
+
+
+class IncidentsConfig(_Section):
+    group_by: list[str] = Field(default_factory=lambda: ["model"], min_length=1)
+    resolve_quiet_period: Duration = Field(
+        timedelta(minutes=5), description="Alerts must stay clear this long before auto-resolve."
+    )
+    auto_resolve: bool = True
+
+
+class RunbooksConfig(_Section):
+    directory: Path | None = Field(None, description="Extra runbook YAML files.")
+    recent_deploy_window: Duration = Field(
+        timedelta(minutes=30),
+        description="A deploy this recent before the fault is the likely cause (rollback).",
+    )
+    verify_timeout: Duration = Field(
+        timedelta(seconds=60), description="How long a rollback has to show recovery."
+    )
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    metrics_require_token: bool = Field(False, description="Put /metrics behind a read token.")
+
+
+class FirewatchConfig(_Section):
+    """The whole configuration file."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    severity_policy: SeverityPolicy = Field(default_factory=SeverityPolicy)
+    people: list[PersonIn] = Field(default_factory=list)
+    models: list[ModelConfig] = Field(default_factory=list)
+    channels: list[ChannelConfig] = Field(
+        default_factory=lambda: [ConsoleChannel(type="console", name="console")]  # type: ignore[arg-type]
+    )
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> FirewatchConfig:
+        _unique("models", [m.name for m in self.models])
+        _unique("channels", [c.name for c in self.channels])
+        _unique("people", [p.handle for p in self.people])
+        names = {c.name for c in self.channels}
+        for intent, channels in self.notify.channels_for.items():
+            for name in channels:
+                if name not in names:
+                    raise ValueError(
+                        f"notify.channels_for.{intent.value} names channel {name!r}, which is not "
+                        f"defined under channels (defined: {', '.join(sorted(names)) or 'none'})"
+                    )
+        return self
+
+    def model(self, name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.name == name), None)
+
+
+def _unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{section}: {name!r} is defined twice")
+        seen.add(name)
+
+
+def resolve_config_path(explicit: Path | None) -> Path | None:
+    """``explicit``, else ``$FIREWATCH_CONFIG``, else ./firewatch.yaml if it exists, else None."""
+    if explicit is not None:
+        return explicit
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+
+def load_config(path: Path | None) -> FirewatchConfig:
+    """Read and validate the config file; None gives the defaults (no models watched)."""
+    if path is None:
+        return FirewatchConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return FirewatchConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{path}: invalid configuration:\n" + format_validation_error(exc),
+            details={"errors": _error_list(exc)},
+        ) from None
+
+
+def _error_list(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(top level)", "problem": err["msg"]}
+        for err in exc.errors()
+    ]
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``  models.0.probe.interval: <what was expected> (got <value>)``."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        lines.append(f"  {where}: {err['msg']}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Detection: probes and scrapes model services and turns what it sees into alerts."""

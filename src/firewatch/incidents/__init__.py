@@ -1,0 +1,1 @@
+"""Incidents: the record, its lifecycle, its timeline and its SLA clocks."""

@@ -1,0 +1,1 @@
+"""Mitigation actions on a model (roll back, ...) and the verification that they worked."""

@@ -1,0 +1,38 @@
+"""Rolling a model back to its last known good version, on behalf of an incident, idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from firewatch.registry import service as registry_service
+
+
+@dataclass(frozen=True)
+class RollbackOutcome:
+    model: str
+    from_version: str | None
+    to_version: str
+    already_done: bool
+
+
+def rollback_to_last_good(
+    session: Session, *, model: str, incident: str, actor: str, now: datetime
+) -> RollbackOutcome:
+    """Deploy the last known good version; a repeat for the same incident is a no-op.
+
+    Raises `Conflict` (code ``no_good_version``) when no earlier version served healthily.
+    """
+    model_row = registry_service.get_model(session, name=model)
+    live = registry_service.current_deployment(session, model_id=model_row.id)
+    reason = f"rollback for {incident}"
+    if live is not None and live.kind == "rollback" and live.reason == reason:
+        previous = live.previous_version.version if live.previous_version else None
+        return RollbackOutcome(model, previous, live.version.version, already_done=True)
+    deployment = registry_service.rollback(
+        session, model=model, now=now, actor=actor, reason=reason
+    )
+    previous = deployment.previous_version.version if deployment.previous_version else None
+    return RollbackOutcome(model, previous, deployment.version.version, already_done=False)

@@ -1,0 +1,71 @@
+"""Which notifications an incident event causes: the seed's `notify_incident` policy as data.
+
+SEV1: page on-call + chat #critical-incidents + email the team; SEV2: chat #ml-incidents + email
+the lead; SEV3/SEV4: a ticket. Each intent is carried by the channels the config names for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firewatch.config import Intent, NotifyConfig
+from firewatch.severity import Severity
+from firewatch.store.events import Event
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification to send: which message, for what intent and target, through which channel."""
+
+    message: str  # opened | update | resolved
+    intent: Intent
+    target: str
+    channel: str
+    headline: str | None = None
+
+    def key(self, event_id: int) -> str:
+        return f"fw-{event_id}-{self.intent.value}-{self.channel}-{self.target}"
+
+
+NOTIFYING_EVENTS = frozenset(
+    {
+        "incident.opened",
+        "incident.severity_changed",
+        "incident.escalated",
+        "incident.mitigated",
+        "incident.resolved",
+    }
+)
+
+
+def _routes(
+    config: NotifyConfig, severity: Severity, message: str, headline: str | None
+) -> list[Delivery]:
+    return [
+        Delivery(message, route.intent, route.target, channel, headline)
+        for route in config.routes.get(severity, [])
+        for channel in config.channels_for.get(route.intent, [])
+    ]
+
+
+def deliveries_for(event: Event, config: NotifyConfig) -> list[Delivery]:
+    """The notifications ``event`` causes under ``config`` (empty for events nobody hears of)."""
+    payload = event.payload
+    severity = Severity(payload["severity"])
+    details = payload.get("details", {})
+    if event.type == "incident.opened":
+        return _routes(config, severity, "opened", None)
+    if event.type == "incident.severity_changed":
+        if details.get("direction") != "raised":
+            return []
+        return _routes(config, severity, "opened", payload["text"])
+    if event.type == "incident.escalated":
+        return [
+            Delivery("update", Intent.PAGE, "on-call", channel, payload["text"])
+            for channel in config.channels_for.get(Intent.PAGE, [])
+        ]
+    if event.type == "incident.mitigated":
+        return _routes(config, severity, "update", "Mitigated: " + payload["text"])
+    if event.type == "incident.resolved":
+        return _routes(config, severity, "resolved", None)
+    return []

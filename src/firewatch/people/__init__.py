@@ -1,0 +1,1 @@
+"""People who respond to incidents: their handles, names and contact methods."""

@@ -1,0 +1,1 @@
+"""Post-mortems: the incident record, timeline, impact, model versions and the seed's four questions."""

@@ -1,0 +1,312 @@
+"""Registry commands and queries: register, deploy, roll back, record health, last known good.
+
+"Last known good" for an alias is the most recently deployed version, other than the one live
+now, whose latest period on that alias was seen healthy by a probe and never failed. A version
+that failed the last time it served is skipped even if it was fine before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from firewatch.errors import Conflict, InvalidInput, NotFound
+from firewatch.registry.models import (
+    DeploymentRow,
+    ModelAliasRow,
+    ModelVersionRow,
+    RegisteredModelRow,
+)
+from firewatch.registry.schemas import (
+    NAME_PATTERN,
+    NAME_RULE,
+    DeploymentOut,
+    ModelOut,
+    VersionOut,
+)
+from firewatch.store import events as event_log
+
+PRODUCTION = "production"
+
+
+def get_model(session: Session, *, name: str) -> RegisteredModelRow:
+    row = session.scalar(select(RegisteredModelRow).where(RegisteredModelRow.name == name))
+    if row is None:
+        known = list(session.scalars(select(RegisteredModelRow.name).order_by("name").limit(20)))
+        raise NotFound(
+            f"no model named {name!r} in the registry",
+            code="unknown_model",
+            details={"known_models": known},
+        )
+    return row
+
+
+def _version(session: Session, model: RegisteredModelRow, version: str) -> ModelVersionRow:
+    row = session.scalar(
+        select(ModelVersionRow).where(
+            ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
+        )
+    )
+    if row is None:
+        known = [v.version for v in model.versions]
+        raise NotFound(
+            f"model {model.name!r} has no version {version!r}",
+            code="unknown_version",
+            details={"known_versions": known},
+        )
+    return row
+
+
+def register_version(
+    session: Session,
+    *,
+    model: str,
+    version: str,
+    now: datetime,
+    metadata: dict[str, Any] | None = None,
+    description: str = "",
+) -> ModelVersionRow:
+    """Add ``version`` to ``model`` (creating the model on its first version)."""
+    if not NAME_PATTERN.match(model):
+        raise InvalidInput(f"invalid model name {model!r}: a model name is {NAME_RULE}")
+    row = session.scalar(select(RegisteredModelRow).where(RegisteredModelRow.name == model))
+    if row is None:
+        row = RegisteredModelRow(name=model, created_at=now)
+        session.add(row)
+        session.flush()
+    exists = session.scalar(
+        select(ModelVersionRow).where(
+            ModelVersionRow.model_id == row.id, ModelVersionRow.version == version
+        )
+    )
+    if exists is not None:
+        raise Conflict(f"model {model!r} already has a version {version!r}", code="version_exists")
+    created = ModelVersionRow(
+        model_id=row.id,
+        version=version,
+        description=description,
+        metadata_=dict(metadata or {}),
+        created_at=now,
+    )
+    session.add(created)
+    session.flush()
+    return created
+
+
+def current_deployment(
+    session: Session, *, model_id: int, alias: str = PRODUCTION
+) -> DeploymentRow | None:
+    return session.scalar(
+        select(DeploymentRow)
+        .where(
+            DeploymentRow.model_id == model_id,
+            DeploymentRow.alias == alias,
+            DeploymentRow.ended_at.is_(None),
+        )
+        .order_by(DeploymentRow.id.desc())
+        .limit(1)
+    )
+
+
+def deploy(
+    session: Session,
+    *,
+    model: str,
+    version: str,
+    now: datetime,
+    actor: str,
+    alias: str = PRODUCTION,
+    reason: str = "",
+    kind: str = "deploy",
+) -> DeploymentRow:
+    """Point ``alias`` at ``version``, ending the previous deployment, and log it."""
+    model_row = get_model(session, name=model)
+    target = _version(session, model_row, version)
+    live = current_deployment(session, model_id=model_row.id, alias=alias)
+    if live is not None and live.version_id == target.id:
+        raise Conflict(f"{model} {alias} is already serving {version}", code="already_deployed")
+    if live is not None:
+        live.ended_at = now
+    deployment = DeploymentRow(
+        model_id=model_row.id,
+        version_id=target.id,
+        previous_version_id=live.version_id if live else None,
+        alias=alias,
+        kind=kind,
+        actor=actor,
+        reason=reason,
+        deployed_at=now,
+    )
+    session.add(deployment)
+    alias_row = session.get(ModelAliasRow, (model_row.id, alias))
+    if alias_row is None:
+        session.add(
+            ModelAliasRow(model_id=model_row.id, alias=alias, version_id=target.id, updated_at=now)
+        )
+    else:
+        alias_row.version_id = target.id
+        alias_row.updated_at = now
+    session.flush()
+    previous = live.version.version if live else None
+    event_log.append_event(
+        session,
+        type=f"model.{'rolled_back' if kind == 'rollback' else 'deployed'}",
+        at=now,
+        payload={
+            "model": model,
+            "alias": alias,
+            "version": version,
+            "previous_version": previous,
+            "actor": actor,
+            "reason": reason,
+        },
+    )
+    return deployment
+
+
+def last_known_good(
+    session: Session, *, model_id: int, alias: str = PRODUCTION
+) -> ModelVersionRow | None:
+    """The most recently deployed version, other than the live one, whose last period was good."""
+    live = current_deployment(session, model_id=model_id, alias=alias)
+    seen: set[int] = set()
+    periods = session.scalars(
+        select(DeploymentRow)
+        .where(DeploymentRow.model_id == model_id, DeploymentRow.alias == alias)
+        .order_by(DeploymentRow.deployed_at.desc(), DeploymentRow.id.desc())
+    )
+    for period in periods:
+        if period.version_id in seen or (live is not None and period.version_id == live.version_id):
+            continue
+        seen.add(period.version_id)  # only a version's latest period decides
+        if period.first_healthy_at is not None and period.failed_at is None:
+            return period.version
+    return None
+
+
+def rollback(
+    session: Session,
+    *,
+    model: str,
+    now: datetime,
+    actor: str,
+    to: str | None = None,
+    alias: str = PRODUCTION,
+    reason: str = "",
+) -> DeploymentRow:
+    """Deploy ``to`` (default: the last known good version) as a rollback."""
+    model_row = get_model(session, name=model)
+    if to is None:
+        good = last_known_good(session, model_id=model_row.id, alias=alias)
+        if good is None:
+            raise Conflict(
+                f"{model} has no known good {alias} version to roll back to: no earlier version "
+                "served healthily without failing probes",
+                code="no_good_version",
+            )
+        to = good.version
+    return deploy(
+        session,
+        model=model,
+        version=to,
+        now=now,
+        actor=actor,
+        alias=alias,
+        reason=reason,
+        kind="rollback",
+    )
+
+
+def record_health(
+    session: Session, *, model: str, healthy: bool, at: datetime, alias: str = PRODUCTION
+) -> bool:
+    """Note on the live deployment that it was seen healthy or failing; True if that changed it."""
+    model_row = session.scalar(select(RegisteredModelRow).where(RegisteredModelRow.name == model))
+    if model_row is None:
+        return False
+    live = current_deployment(session, model_id=model_row.id, alias=alias)
+    if live is None:
+        return False
+    if healthy and live.first_healthy_at is None and live.failed_at is None:
+        live.first_healthy_at = at
+        return True
+    if not healthy and live.failed_at is None:
+        live.failed_at = at
+        return True
+    return False
+
+
+def deployment_out(model: str, row: DeploymentRow) -> DeploymentOut:
+    return DeploymentOut(
+        model=model,
+        version=row.version.version,
+        previous_version=row.previous_version.version if row.previous_version else None,
+        alias=row.alias,
+        kind=row.kind,
+        actor=row.actor,
+        reason=row.reason,
+        deployed_at=row.deployed_at,
+        ended_at=row.ended_at,
+        first_healthy_at=row.first_healthy_at,
+        failed_at=row.failed_at,
+    )
+
+
+def model_out(session: Session, row: RegisteredModelRow) -> ModelOut:
+    aliases = session.scalars(
+        select(ModelAliasRow)
+        .where(ModelAliasRow.model_id == row.id)
+        .options(selectinload(ModelAliasRow.version))
+    )
+    live = current_deployment(session, model_id=row.id)
+    good = last_known_good(session, model_id=row.id)
+    return ModelOut(
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        aliases={a.alias: a.version.version for a in aliases},
+        versions=[
+            VersionOut(
+                version=v.version,
+                description=v.description,
+                metadata=dict(v.metadata_),
+                created_at=v.created_at,
+            )
+            for v in row.versions
+        ],
+        production=deployment_out(row.name, live) if live else None,
+        last_known_good=good.version if good else None,
+    )
+
+
+def describe_model(session: Session, *, name: str) -> ModelOut:
+    return model_out(session, get_model(session, name=name))
+
+
+def list_models(session: Session) -> list[ModelOut]:
+    rows = session.scalars(select(RegisteredModelRow).order_by(RegisteredModelRow.name))
+    return [model_out(session, row) for row in rows]
+
+
+def history(
+    session: Session,
+    *,
+    model: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+) -> list[DeploymentOut]:
+    """Deployments of ``model``, newest first, optionally deployed within [since, until]."""
+    row = get_model(session, name=model)
+    query = select(DeploymentRow).where(DeploymentRow.model_id == row.id)
+    if since is not None:
+        query = query.where(DeploymentRow.deployed_at >= since)
+    if until is not None:
+        query = query.where(DeploymentRow.deployed_at <= until)
+    rows = session.scalars(
+        query.order_by(DeploymentRow.deployed_at.desc(), DeploymentRow.id.desc()).limit(limit)
+    )
+    return [deployment_out(model, d) for d in rows]

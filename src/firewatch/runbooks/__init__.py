@@ -1,0 +1,1 @@
+"""Runbooks: the seed's procedures as data, run step by step on incidents, every step on the timeline."""

@@ -1,0 +1,16 @@
+"""Runbook step implementations, registered by the name a runbook's ``uses`` gives."""
+
+from __future__ import annotations
+
+from firewatch.runbooks.steps.base import StepContext, StepImpl, StepResult
+from firewatch.runbooks.steps.deploys import recent_deploy, rollback_to_last_good
+from firewatch.runbooks.steps.health import health_recovers, http_health
+
+STEPS: dict[str, StepImpl] = {
+    "http_health": http_health,
+    "health_recovers": health_recovers,
+    "recent_deploy": recent_deploy,
+    "rollback_to_last_good": rollback_to_last_good,
+}
+
+__all__ = ["STEPS", "StepContext", "StepImpl", "StepResult"]

@@ -1,0 +1,50 @@
+"""What a step implementation receives and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from firewatch.clock import Clock
+from firewatch.config import ModelConfig, RunbooksConfig
+from firewatch.runbooks.schema import Outcome
+from firewatch.store.db import Database
+from firewatch.store.writer import Writer
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """The parts of the incident a step may look at."""
+
+    id: int
+    display_id: str
+    model: str | None
+    model_version: str | None
+    opened_at: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: Outcome
+    summary: str
+    output: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    incident: IncidentView
+    model: ModelConfig | None
+    settings: RunbooksConfig
+    db: Database
+    writer: Writer
+    clock: Clock
+    client: httpx.AsyncClient
+    actor: str
+
+
+StepImpl = Callable[[StepContext, dict[str, Any]], Awaitable[StepResult]]

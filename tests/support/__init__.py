@@ -1,0 +1,1 @@
+"""Test helpers: real local servers on ephemeral ports, and database fixtures."""
