@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
+from sqlalchemy import select
 
 from firewatch.alerts import service as alerts_service
 from firewatch.alerts.schemas import Alert
@@ -26,6 +27,7 @@ from firewatch.notify import worker as notify_worker
 from firewatch.notify.channels import build_channel
 from firewatch.people import service as people_service
 from firewatch.registry import service as registry_service
+from firewatch.registry.models import RegisteredModelRow
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks.library import RunbookLibrary
 from firewatch.store import events as event_log
@@ -69,6 +71,7 @@ class StoreSink:
     db: Database
     clock: Clock
     policy: alerts_service.AlertPolicy
+    _seen_healthy: dict[str, int] = field(default_factory=dict)
 
     async def alerts(self, alerts: list[Alert]) -> None:
         now = self.clock.now()
@@ -77,9 +80,22 @@ class StoreSink:
         )
 
     async def health(self, model: str, healthy: bool, at: datetime) -> None:
+        if healthy:
+            live = await asyncio.to_thread(self._live_deployment, model)
+            if live is None or self._seen_healthy.get(model) == live:
+                return  # nothing to record, or already recorded for this deployment
+            self._seen_healthy[model] = live
         await self.writer.run(
             lambda s: registry_service.record_health(s, model=model, healthy=healthy, at=at)
         )
+
+    def _live_deployment(self, model: str) -> int | None:
+        with self.db.read_session() as session:
+            row = session.scalar(
+                select(RegisteredModelRow.id).where(RegisteredModelRow.name == model)
+            )
+            live = registry_service.current_deployment(session, model_id=row) if row else None
+            return live.id if live else None
 
     async def current_version(self, model: str) -> str | None:
         def read() -> str | None:

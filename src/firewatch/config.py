@@ -33,6 +33,9 @@ class ProbeConfig(_Section):
     """HTTP health probing of one model service (Kubernetes-like defaults)."""
 
     interval: Duration = Field(timedelta(seconds=10), description="Time between probes.")
+    initial_delay: Duration = Field(
+        timedelta(0), description="Wait this long after start-up before the first probe."
+    )
     timeout: Duration = Field(timedelta(seconds=1), description="A probe slower than this fails.")
     failure_threshold: int = Field(3, ge=1, description="Consecutive failures before alerting.")
     recovery_threshold: int = Field(1, ge=1, description="Consecutive successes to clear.")

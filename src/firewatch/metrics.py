@@ -46,7 +46,7 @@ class FirewatchCollector:
                 .where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
                 .group_by(IncidentRow.severity)
             )
-            counts: dict[str, int] = {severity: count for severity, count in rows}
+            counts = {str(severity): int(count) for severity, count in rows}
             for severity in Severity:
                 open_incidents.add_metric([severity.value], counts.get(severity.value, 0))
             last = event_log.last_event_id(session)

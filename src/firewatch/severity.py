@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from firewatch.duration import Duration
 
 _EPSILON = 1e-9
+_NO_SIGNAL = ("no user impact", "no user-facing signal")
 
 
 class Severity(StrEnum):
@@ -289,7 +290,7 @@ def classify(signals: Signals, policy: SeverityPolicy | None = None) -> Classifi
     if signals.slow:
         found.append((Severity.SEV3, "slow responses"))
     if not found:
-        reason = "no user impact" if signals.user_impact is False else "no user-facing signal"
+        reason = _NO_SIGNAL[0] if signals.user_impact is False else _NO_SIGNAL[1]
         return Classification(severity=Severity.SEV4, reasons=[reason])
     top = highest(*(sev for sev, _ in found))
     return Classification(severity=top, reasons=[why for sev, why in found if sev is top])
@@ -307,7 +308,11 @@ def effective_severity(
                 reasons=[*classified.reasons, f"raised from the rule's {rule_severity}"],
             )
         return classified
-    return Classification(severity=rule_severity, reasons=[f"rule severity {rule_severity}"])
+    observed = [r for r in classified.reasons if r not in _NO_SIGNAL]
+    return Classification(
+        severity=rule_severity,
+        reasons=observed or [f"the alert rule's severity is {rule_severity}"],
+    )
 
 
 DEFAULT_POLICY = SeverityPolicy()

@@ -134,6 +134,8 @@ def test_rule_severity_is_raised_never_lowered() -> None:
     # The seed's "error rate > 5% -> HIGH" alert vs its "< 25% -> SEV3" row: HIGH stands.
     kept = effective_severity(Severity.SEV2, Signals(failure_rate=0.06))
     assert kept.severity is Severity.SEV2
+    assert kept.reasons == ["6.0% of requests failing"]
+    assert effective_severity(Severity.SEV3, Signals()).reasons == ["the alert rule's severity is SEV3"]
     raised = effective_severity(Severity.SEV2, Signals(failure_rate=0.7))
     assert raised.severity is Severity.SEV1
     assert "raised from the rule's SEV2" in raised.reasons

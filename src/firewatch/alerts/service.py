@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from firewatch.alerts.fingerprint import fingerprint
 from firewatch.alerts.models import AlertRow
 from firewatch.alerts.schemas import Alert, AlertStatus
+from firewatch.duration import format_duration
 from firewatch.incidents import service as incident_service
 from firewatch.incidents.lifecycle import Status
 from firewatch.incidents.models import IncidentRow, TimelineEntryRow
@@ -233,7 +234,7 @@ def auto_resolve(
         to=Status.RESOLVED,
         actor=SYSTEM,
         now=now,
-        note=f"every alert cleared and stayed clear for {quiet_period}",
+        note=f"every alert cleared and stayed clear for {format_duration(quiet_period)}",
         resolution=resolution,
     )
     return True

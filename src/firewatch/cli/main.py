@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from firewatch import __version__
-from firewatch.cli import db, incident, model, token
+from firewatch.cli import db, demo, incident, model, token
 from firewatch.cli.common import STATE, ConfigOption, console
 from firewatch.cli.errors import run_guarded
 from firewatch.cli.serve import serve
@@ -51,6 +51,9 @@ app.add_typer(incident.app, name="incident")
 app.add_typer(model.app, name="model")
 app.add_typer(token.app, name="token")
 app.add_typer(db.app, name="db")
+app.add_typer(demo.app, name="demo")
+app.command("demo-model")(demo.demo_model)
+app.command("demo-traffic")(demo.demo_traffic)
 
 
 def main() -> None:

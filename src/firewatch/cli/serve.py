@@ -6,10 +6,7 @@ import logging
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from firewatch.api.app import create_app
-from firewatch.app import Runtime
 from firewatch.cli.common import STATE, ConfigOption, err_console
 from firewatch.config import load_config, resolve_config_path
 from firewatch.store import migrate
@@ -32,6 +29,11 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run Firewatch: API, probes, workers (SQLite in ./.firewatch/ unless FIREWATCH_DATABASE_URL)."""
+    import uvicorn
+
+    from firewatch.api.app import create_app
+    from firewatch.app import Runtime
+
     path = resolve_config_path(config or STATE.config_path)
     settings = load_config(path)
     configure_logging(log_level)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 from prometheus_client import Histogram
@@ -19,8 +19,6 @@ from firewatch.detect.trackers import ConsecutiveTracker, Transition
 from firewatch.severity import Severity, Signals
 
 log = logging.getLogger(__name__)
-
-HEALTH_REPORT_EVERY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,6 @@ class HealthProbe:
         )
         self.last: ProbeResult | None = None
         self._firing: Alert | None = None
-        self._last_health_report: datetime | None = None
 
     async def check(self) -> ProbeResult:
         """One probe; fires or clears the alert when a threshold is crossed."""
@@ -89,7 +86,7 @@ class HealthProbe:
         elif transition is Transition.CLEAR:
             await self._clear(now)
         if result.ok and not self.tracker.firing:
-            await self._report_healthy(now)
+            await self.sink.health(self.model.name, True, now)
         return result
 
     async def _fire(self, result: ProbeResult, now: datetime) -> None:
@@ -127,12 +124,5 @@ class HealthProbe:
             return
         resolved = self._firing.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": now})
         self._firing = None
-        self._last_health_report = None  # report the recovered version's health right away
         log.info("%s: health check recovered", self.model.name)
         await self.sink.alerts([resolved])
-
-    async def _report_healthy(self, now: datetime) -> None:
-        last = self._last_health_report
-        if last is None or now - last >= HEALTH_REPORT_EVERY:
-            self._last_health_report = now
-            await self.sink.health(self.model.name, True, now)

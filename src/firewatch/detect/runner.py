@@ -6,13 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry, Histogram
 
 from firewatch.clock import Clock
-from firewatch.config import ModelConfig
+from firewatch.config import ModelConfig, ProbeConfig
 from firewatch.detect.error_rate import ErrorRateDetector
 from firewatch.detect.probes import HealthProbe
 from firewatch.detect.sink import DetectionSink
@@ -53,17 +54,24 @@ class DetectionRunner:
     async def run(self) -> None:
         """Run every detector until cancelled."""
         loops = [
-            _every(p.model.probe.interval.total_seconds(), p.check, f"probe {p.model.name}")
-            for p in self.probes
+            _every(p.model.probe, p.check, f"probe {p.model.name}") for p in self.probes
         ] + [
-            _every(d.config.interval.total_seconds(), d.check, f"error rate {d.model.name}")
+            _every(d.model.probe, d.check, f"error rate {d.model.name}", d.config.interval)
             for d in self.error_rates
         ]
         if loops:
             await asyncio.gather(*loops)
 
 
-async def _every(interval: float, check: Callable[[], Awaitable[Any]], what: str) -> None:
+async def _every(
+    probe: ProbeConfig,
+    check: Callable[[], Awaitable[Any]],
+    what: str,
+    every: timedelta | None = None,
+) -> None:
+    """Run ``check`` every ``every`` (default: the probe interval) after the initial delay."""
+    interval = (every or probe.interval).total_seconds()
+    await asyncio.sleep(probe.initial_delay.total_seconds())
     while True:
         started = time.monotonic()
         try:

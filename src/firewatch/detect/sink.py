@@ -13,7 +13,8 @@ class DetectionSink(Protocol):
         """Hand alerts (firing or resolved) to alert processing."""
 
     async def health(self, model: str, healthy: bool, at: datetime) -> None:
-        """Tell the registry what the live version's health looked like."""
+        """Tell the registry what the live version's health looked like (called on every
+        healthy probe: the sink makes repeats cheap)."""
 
     async def current_version(self, model: str) -> str | None:
         """The version the registry says is in production, for the alert's ``version`` label."""

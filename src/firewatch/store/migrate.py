@@ -21,7 +21,9 @@ def _config() -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the database schema up to ``revision``."""
+    """Bring the database schema up to ``revision`` (a cheap read when it already is)."""
+    if revision == "head" and current_revision(db) == head_revision():
+        return
     with db.write_engine.begin() as connection:
         config = _config()
         config.attributes["connection"] = connection

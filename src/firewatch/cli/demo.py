@@ -1,0 +1,118 @@
+"""``firewatch demo-model``, ``firewatch demo-traffic`` and ``firewatch demo up``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from firewatch.demo import TrafficSummary
+
+from firewatch.cli.common import STATE, ConfigOption, console, err_console
+from firewatch.config import load_config, resolve_config_path
+
+# firewatch.demo pulls in scikit-learn: it is imported inside the commands to keep the CLI quick.
+
+app = typer.Typer(
+    help="The demo fleet: a real model service with fault injection.", no_args_is_help=True
+)
+
+TOUR = """
+[bold green]Firewatch is up[/] on {api}; the demo model [bold]{model}[/] serves v2 on {model_url}.
+
+An admin token for this session (for curl):  [bold]export FIREWATCH_API_TOKEN={token}[/]
+
+Try, in another terminal (from this folder):
+  1. [bold].venv/bin/firewatch model list[/]                  production v2; last known good once probed
+  2. [bold].venv/bin/firewatch model deploy {model} v3[/]     a broken build: /health fails
+     watch this terminal: incident opened (SEV1), page sent, runbook rolls back to v2,
+     health verified, incident mitigated, then resolved after 10 s of quiet
+  3. [bold].venv/bin/firewatch incident list --all[/]  and  [bold].venv/bin/firewatch incident show INC-…[/]
+  4. [bold].venv/bin/firewatch incident postmortem INC-…[/]  the post-mortem in Markdown
+  5. an outage no deploy explains (no rollback; the runbook escalates):
+     [bold]curl -X POST {model_url}/admin/faults -H 'content-type: application/json' -d '{{"outage": true}}'[/]
+     then clear it: [bold]curl -X DELETE {model_url}/admin/faults[/]
+  6. an error spike (HighErrorRate, SEV2):  '{{"error_rate": 0.3}}'  to the same endpoint
+  7. the API: [bold]curl -H "Authorization: Bearer $FIREWATCH_API_TOKEN" {api}/api/v1/incidents[/]
+     (docs at {api}/docs, metrics at {api}/metrics)
+
+Ctrl-C stops everything; state stays in ./.firewatch/.
+"""
+
+
+def demo_model(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name in the registry.")],
+    registry_url: Annotated[
+        str, typer.Option(help="Firewatch base URL.")
+    ] = "http://127.0.0.1:8080",
+    token: Annotated[
+        str | None, typer.Option(envvar="FIREWATCH_TOKEN", help="A read token.", show_default=False)
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Which alias to serve.")] = "production",
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between registry polls.")
+    ] = 0.5,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8081,
+) -> None:
+    """Serve a real scikit-learn model (breast-cancer data) whose version comes from the registry."""
+    from firewatch.demo import DemoSettings, serve_demo_model
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s demo-model %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = DemoSettings(
+        model_name=model,
+        registry_url=registry_url,
+        token=token,
+        alias=alias,
+        poll_interval=poll_interval,
+    )
+    err_console.print(
+        f"demo model {model} on http://{host}:{port} (serving the {alias} alias of {registry_url})"
+    )
+    serve_demo_model(settings, host=host, port=port)
+
+
+def demo_traffic(
+    url: Annotated[
+        str, typer.Option(help="The model service's base URL.")
+    ] = "http://127.0.0.1:8081",
+    rps: Annotated[float, typer.Option(min=0.1, max=1000, help="Requests per second.")] = 10.0,
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds (default: until Ctrl-C).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="Only print the summary at the end.")] = False,
+) -> None:
+    """Send steady /predict traffic to a model service and count what fails."""
+    from firewatch.demo import TrafficOptions, run_traffic
+
+    def report(summary: TrafficSummary) -> None:
+        err_console.print(f"traffic: {summary.format()}", highlight=False)
+
+    options = TrafficOptions(on_report=None if quiet else report, report_interval=5.0)
+    summary = run_traffic(url, rps, duration, options=options)
+    console.print(summary.format(), highlight=False)
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    rps: Annotated[float, typer.Option(min=0.1, max=1000, help="Demo traffic, requests/s.")] = 10.0,
+) -> None:
+    """Start Firewatch, the demo model and its traffic (what `make run` does)."""
+    from firewatch.demo.stack import DemoStack, run
+
+    path = resolve_config_path(config or STATE.config_path)
+    if path is None:
+        raise typer.BadParameter("give --config (e.g. firewatch.example.yaml)")
+    stack = DemoStack(path, load_config(path), STATE.database_url, rps)
+    try:
+        run(stack, lambda values: console.print(TOUR.format(**values)))
+    except KeyboardInterrupt:
+        console.print("\nstopped.")
