@@ -36,7 +36,9 @@ async def api_client(
     await runtime.start()
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fw", headers=headers) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://fw", headers=headers
+        ) as client:
             yield client, runtime
     finally:
         await runtime.stop()

@@ -28,17 +28,26 @@ class Stack:
     env: dict[str, str]
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+        return httpx.Client(
+            base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=10
+        )
 
 
 def firewatch(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firewatch", *args], env=env, cwd=cwd, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-m", "firewatch", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
-def wait_http(url: str, *, ok: bool = True, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str, *, ok: bool = True, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -57,7 +66,13 @@ def model_config(name: str, model_url: str) -> dict[str, Any]:
     return {
         "name": name,
         "health_url": f"{model_url}/health",
-        "probe": {"interval": "1s", "timeout": "1s", "failure_threshold": 2, "recovery_threshold": 2, "initial_delay": "2s"},
+        "probe": {
+            "interval": "1s",
+            "timeout": "1s",
+            "failure_threshold": 2,
+            "recovery_threshold": 2,
+            "initial_delay": "2s",
+        },
         "error_rate": {"enabled": False},
     }
 
@@ -85,7 +100,14 @@ def running_stack(
             {"type": "console", "name": "console"},
             {"type": "webhook", "name": "hook", "url": f"{receiver_url}/hook"},
         ],
-        "notify": {"channels_for": {"page": ["hook"], "chat": ["hook"], "email": ["console"], "ticket": ["hook"]}},
+        "notify": {
+            "channels_for": {
+                "page": ["hook"],
+                "chat": ["hook"],
+                "email": ["console"],
+                "ticket": ["hook"],
+            }
+        },
         "incidents": {"resolve_quiet_period": quiet},
     }
     path = workdir / "firewatch.yaml"
@@ -96,12 +118,24 @@ def running_stack(
         "FIREWATCH_CONFIG": str(path),
         "PYTHONUNBUFFERED": "1",
     }
-    created = firewatch("token", "create", "--scope", "admin", "--name", "e2e", env=env, cwd=workdir)
+    created = firewatch(
+        "token", "create", "--scope", "admin", "--name", "e2e", env=env, cwd=workdir
+    )
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
-    reader = firewatch("token", "create", "--scope", "read", "--name", "demo-model", env=env, cwd=workdir).stdout.strip()
+    reader = firewatch(
+        "token", "create", "--scope", "read", "--name", "demo-model", env=env, cwd=workdir
+    ).stdout.strip()
     for version, meta in versions:
-        registered = firewatch("model", "register", model, version, *[f"--meta={m}" for m in meta], env=env, cwd=workdir)
+        registered = firewatch(
+            "model",
+            "register",
+            model,
+            version,
+            *[f"--meta={m}" for m in meta],
+            env=env,
+            cwd=workdir,
+        )
         assert registered.returncode == 0, registered.stderr
     deployed = firewatch("model", "deploy", model, versions[0][0], env=env, cwd=workdir)
     assert deployed.returncode == 0, deployed.stderr
@@ -110,12 +144,32 @@ def running_stack(
     try:
         # The model first: it keeps asking the registry until Firewatch is up.
         demo = subprocess.Popen(
-            [sys.executable, "-m", "firewatch", "demo-model", "--model", model, "--registry-url", api, "--port", str(model_port)],
-            env={**env, "FIREWATCH_TOKEN": reader}, cwd=workdir, stdout=logs[1], stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "firewatch",
+                "demo-model",
+                "--model",
+                model,
+                "--registry-url",
+                api,
+                "--port",
+                str(model_port),
+            ],
+            env={**env, "FIREWATCH_TOKEN": reader},
+            cwd=workdir,
+            stdout=logs[1],
+            stderr=subprocess.STDOUT,
         )
         procs.append(demo)
         wait_http(f"{model_url}/health", ok=False, proc=demo)
-        serve = subprocess.Popen([sys.executable, "-m", "firewatch", "serve"], env=env, cwd=workdir, stdout=logs[0], stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "firewatch", "serve"],
+            env=env,
+            cwd=workdir,
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
         procs.append(serve)
         wait_http(f"{api}/ready", proc=serve)
         wait_http(f"{model_url}/health", proc=demo)

@@ -39,7 +39,7 @@ def test_seed_names_are_aliases(alias: str, expected: Severity) -> None:
 
 
 def test_unknown_severity_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="expected SEV1..SEV4 or CRITICAL, HIGH, MEDIUM, LOW"):
+    with pytest.raises(ValueError, match=r"expected SEV1\.\.SEV4 or CRITICAL, HIGH, MEDIUM, LOW"):
         Severity.parse("P0")
 
 
@@ -135,7 +135,9 @@ def test_rule_severity_is_raised_never_lowered() -> None:
     kept = effective_severity(Severity.SEV2, Signals(failure_rate=0.06))
     assert kept.severity is Severity.SEV2
     assert kept.reasons == ["6.0% of requests failing"]
-    assert effective_severity(Severity.SEV3, Signals()).reasons == ["the alert rule's severity is SEV3"]
+    assert effective_severity(Severity.SEV3, Signals()).reasons == [
+        "the alert rule's severity is SEV3"
+    ]
     raised = effective_severity(Severity.SEV2, Signals(failure_rate=0.7))
     assert raised.severity is Severity.SEV1
     assert "raised from the rule's SEV2" in raised.reasons
@@ -146,10 +148,16 @@ def test_runbook_response_time_tighter_wins() -> None:
     opened = datetime(2026, 1, 15, 14, 30, tzinfo=UTC)
     policy = DEFAULT_POLICY
     # Accuracy Degradation runbook says < 1 hour; SEV2 says 30 minutes: 30 minutes.
-    assert policy.response_deadline(Severity.SEV2, opened, timedelta(hours=1)) == opened + timedelta(minutes=30)
+    assert policy.response_deadline(
+        Severity.SEV2, opened, timedelta(hours=1)
+    ) == opened + timedelta(minutes=30)
     # Model Unavailable says < 5 minutes for SEV1 (which is 5 minutes): 5 minutes.
-    assert policy.response_deadline(Severity.SEV1, opened, timedelta(minutes=5)) == opened + timedelta(minutes=5)
-    assert policy.response_deadline(Severity.SEV3, opened, timedelta(minutes=30)) == opened + timedelta(minutes=30)
+    assert policy.response_deadline(
+        Severity.SEV1, opened, timedelta(minutes=5)
+    ) == opened + timedelta(minutes=5)
+    assert policy.response_deadline(
+        Severity.SEV3, opened, timedelta(minutes=30)
+    ) == opened + timedelta(minutes=30)
 
 
 def test_highest() -> None:

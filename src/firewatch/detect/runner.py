@@ -53,9 +53,7 @@ class DetectionRunner:
 
     async def run(self) -> None:
         """Run every detector until cancelled."""
-        loops = [
-            _every(p.model.probe, p.check, f"probe {p.model.name}") for p in self.probes
-        ] + [
+        loops = [_every(p.model.probe, p.check, f"probe {p.model.name}") for p in self.probes] + [
             _every(d.model.probe, d.check, f"error rate {d.model.name}", d.config.interval)
             for d in self.error_rates
         ]

@@ -69,18 +69,30 @@ def test_repeated_failures_update_never_duplicate(sqlite_db: Database, clock: Fa
 
 
 def test_severity_rises_with_a_worse_alert(sqlite_db: Database, clock: FakeClock) -> None:
-    opened = process(sqlite_db, clock, alert("HighErrorRate", severity="HIGH", at=clock.now(), signals=Signals(failure_rate=0.06)))
+    opened = process(
+        sqlite_db,
+        clock,
+        alert("HighErrorRate", severity="HIGH", at=clock.now(), signals=Signals(failure_rate=0.06)),
+    )
     with sqlite_db.read_session() as s:
         assert s.scalar(select(IncidentRow.severity)) == "SEV2"
-    process(sqlite_db, clock, alert("HighErrorRate", severity="HIGH", at=clock.now(), signals=Signals(failure_rate=0.8)))
+    process(
+        sqlite_db,
+        clock,
+        alert("HighErrorRate", severity="HIGH", at=clock.now(), signals=Signals(failure_rate=0.8)),
+    )
     process(sqlite_db, clock, alert("SlowResponses", severity="SEV3", at=clock.now()))
     with sqlite_db.read_session() as s:
         assert s.scalar(select(IncidentRow.severity)) == "SEV1"
     assert opened[0].outcome == "opened"
 
 
-def test_clearing_every_alert_schedules_resolve_after_quiet_period(sqlite_db: Database, clock: FakeClock) -> None:
-    ref = process(sqlite_db, clock, alert(at=clock.now()), alert("HighErrorRate", at=clock.now()))[0].incident
+def test_clearing_every_alert_schedules_resolve_after_quiet_period(
+    sqlite_db: Database, clock: FakeClock
+) -> None:
+    ref = process(sqlite_db, clock, alert(at=clock.now()), alert("HighErrorRate", at=clock.now()))[
+        0
+    ].incident
     process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))
     with sqlite_db.read_session() as s:
         assert s.scalar(select(func.count()).select_from(JobRow)) == 0  # one alert still firing
@@ -92,17 +104,23 @@ def test_clearing_every_alert_schedules_resolve_after_quiet_period(sqlite_db: Da
     assert incident_id is not None
     clock.advance(seconds=5)
     with sqlite_db.write_session() as s:
-        assert not alerts.auto_resolve(s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now())
+        assert not alerts.auto_resolve(
+            s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now()
+        )
     clock.advance(seconds=5)
     with sqlite_db.write_session() as s:
-        assert alerts.auto_resolve(s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now())
+        assert alerts.auto_resolve(
+            s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now()
+        )
     with sqlite_db.read_session() as s:
         row = s.scalars(select(IncidentRow)).one()
     assert (row.display_id, row.status) == (ref, "resolved")
     assert row.resolution == "All alerts cleared and stayed clear for 10s"
 
 
-def test_refiring_within_quiet_period_keeps_the_incident(sqlite_db: Database, clock: FakeClock) -> None:
+def test_refiring_within_quiet_period_keeps_the_incident(
+    sqlite_db: Database, clock: FakeClock
+) -> None:
     ref = process(sqlite_db, clock, alert(at=clock.now()))[0].incident
     process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))
     clock.advance(seconds=3)
@@ -112,28 +130,46 @@ def test_refiring_within_quiet_period_keeps_the_incident(sqlite_db: Database, cl
     with sqlite_db.write_session() as s:
         incident_id = s.scalar(select(IncidentRow.id))
         assert incident_id is not None
-        assert not alerts.auto_resolve(s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now())
+        assert not alerts.auto_resolve(
+            s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now()
+        )
 
 
-def test_after_resolve_a_new_alert_opens_a_new_incident(sqlite_db: Database, clock: FakeClock) -> None:
+def test_after_resolve_a_new_alert_opens_a_new_incident(
+    sqlite_db: Database, clock: FakeClock
+) -> None:
     first = process(sqlite_db, clock, alert(at=clock.now()))[0].incident
     process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))
     clock.advance(minutes=1)
     with sqlite_db.write_session() as s:
         incident_id = s.scalar(select(IncidentRow.id))
         assert incident_id is not None
-        alerts.auto_resolve(s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now())
+        alerts.auto_resolve(
+            s, incident_id=incident_id, quiet_period=timedelta(seconds=10), now=clock.now()
+        )
     second = process(sqlite_db, clock, alert(at=clock.now()))[0]
     assert second.outcome == "opened" and second.incident != first
 
 
 def test_unknown_resolved_alert_is_ignored(sqlite_db: Database, clock: FakeClock) -> None:
-    assert process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))[0].outcome == "ignored"
+    assert (
+        process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))[0].outcome
+        == "ignored"
+    )
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["iris", "wine"]), st.sampled_from(["A", "B", "C"]), st.booleans()), max_size=25))
-def test_no_sequence_opens_two_incidents_for_one_open_group(steps: list[tuple[str, str, bool]]) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["iris", "wine"]), st.sampled_from(["A", "B", "C"]), st.booleans()
+        ),
+        max_size=25,
+    )
+)
+def test_no_sequence_opens_two_incidents_for_one_open_group(
+    steps: list[tuple[str, str, bool]],
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/p.db")
         metadata.create_all(db.write_engine)
@@ -145,7 +181,11 @@ def test_no_sequence_opens_two_incidents_for_one_open_group(steps: list[tuple[st
             with db.read_session() as s:
                 open_per_group = s.execute(
                     select(IncidentRow.group_key, func.count())
-                    .where(IncidentRow.status.in_(["triggered", "acknowledged", "investigating", "mitigated"]))
+                    .where(
+                        IncidentRow.status.in_(
+                            ["triggered", "acknowledged", "investigating", "mitigated"]
+                        )
+                    )
                     .group_by(IncidentRow.group_key)
                 ).all()
             assert all(count == 1 for _, count in open_per_group)
@@ -153,5 +193,8 @@ def test_no_sequence_opens_two_incidents_for_one_open_group(steps: list[tuple[st
 
 
 def test_severity_label_aliases_are_normalised() -> None:
-    a = Alert(labels={"alertname": "X", "source": "t", "severity": "critical"}, starts_at=FakeClock().now())
+    a = Alert(
+        labels={"alertname": "X", "source": "t", "severity": "critical"},
+        starts_at=FakeClock().now(),
+    )
     assert a.severity is Severity.SEV1

@@ -77,8 +77,13 @@ def test_opening_writes_timeline_and_event_in_the_same_transaction(
 def test_failed_change_leaves_nothing_behind(db: Database, clock: FakeClock) -> None:
     with db.write_session() as s:
         ref = open_one(s, clock).display_id
-    with pytest.raises(Conflict, match="allowed from triggered: acknowledged, investigating"), db.write_session() as s:
-        svc.transition(s, incident=svc.get_incident(s, ref=ref), to=Status.CLOSED, actor=ALICE, now=clock.now())
+    with (
+        pytest.raises(Conflict, match="allowed from triggered: acknowledged, investigating"),
+        db.write_session() as s,
+    ):
+        svc.transition(
+            s, incident=svc.get_incident(s, ref=ref), to=Status.CLOSED, actor=ALICE, now=clock.now()
+        )
     with db.read_session() as s:
         assert len(event_log.read_events(s, after=0)) == 1
     assert full(db, ref, clock).status == "triggered"
@@ -94,7 +99,9 @@ def test_unknown_and_malformed_ids_are_404(db: Database) -> None:
 
 def test_ack_from_triggered_and_later(db: Database, clock: FakeClock) -> None:
     with db.write_session() as s:
-        people_service.upsert_person(s, person=PersonIn(handle="alice", name="Alice"), now=clock.now())
+        people_service.upsert_person(
+            s, person=PersonIn(handle="alice", name="Alice"), now=clock.now()
+        )
         first = open_one(s, clock).display_id
         second = open_one(s, clock, model="b", group_key="model=b").display_id
     clock.advance(minutes=3)
@@ -123,11 +130,33 @@ def test_lowering_severity_needs_a_reason(db: Database, clock: FakeClock) -> Non
     with db.write_session() as s:
         ref = open_one(s, clock, severity=Severity.SEV2).display_id
     with db.write_session() as s:
-        svc.set_severity(s, incident=svc.get_incident(s, ref=ref), severity=Severity.SEV1, actor=ALICE, now=clock.now(), policy=DEFAULT_POLICY)
+        svc.set_severity(
+            s,
+            incident=svc.get_incident(s, ref=ref),
+            severity=Severity.SEV1,
+            actor=ALICE,
+            now=clock.now(),
+            policy=DEFAULT_POLICY,
+        )
     with pytest.raises(InvalidInput, match="needs a reason"), db.write_session() as s:
-        svc.set_severity(s, incident=svc.get_incident(s, ref=ref), severity=Severity.SEV3, actor=ALICE, now=clock.now(), policy=DEFAULT_POLICY)
+        svc.set_severity(
+            s,
+            incident=svc.get_incident(s, ref=ref),
+            severity=Severity.SEV3,
+            actor=ALICE,
+            now=clock.now(),
+            policy=DEFAULT_POLICY,
+        )
     with db.write_session() as s:
-        svc.set_severity(s, incident=svc.get_incident(s, ref=ref), severity=Severity.SEV3, actor=ALICE, now=clock.now(), policy=DEFAULT_POLICY, reason="only a canary is affected")
+        svc.set_severity(
+            s,
+            incident=svc.get_incident(s, ref=ref),
+            severity=Severity.SEV3,
+            actor=ALICE,
+            now=clock.now(),
+            policy=DEFAULT_POLICY,
+            reason="only a canary is affected",
+        )
     incident = full(db, ref, clock)
     changes = [e for e in incident.timeline if e.kind == "severity_changed"]
     assert [c.details["direction"] for c in changes] == ["raised", "lowered"]
@@ -146,14 +175,18 @@ def test_sla_breach_flags(db: Database, clock: FakeClock) -> None:
     assert full(db, ref, clock).sla.resolution_breached
 
 
-def test_one_open_incident_per_group_enforced_by_the_database(db: Database, clock: FakeClock) -> None:
+def test_one_open_incident_per_group_enforced_by_the_database(
+    db: Database, clock: FakeClock
+) -> None:
     with db.write_session() as s:
         open_one(s, clock)
-    with pytest.raises(Exception, match="(?i)unique|duplicate"), db.write_session() as s:
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"), db.write_session() as s:
         open_one(s, clock)
 
 
-def test_reopen_is_refused_while_another_incident_holds_the_group(db: Database, clock: FakeClock) -> None:
+def test_reopen_is_refused_while_another_incident_holds_the_group(
+    db: Database, clock: FakeClock
+) -> None:
     with db.write_session() as s:
         old = open_one(s, clock)
         svc.transition(s, incident=old, to=Status.RESOLVED, actor=ALICE, now=clock.now())
@@ -164,10 +197,16 @@ def test_reopen_is_refused_while_another_incident_holds_the_group(db: Database, 
 
 def test_assign_owner_and_roles_refer_to_people(db: Database, clock: FakeClock) -> None:
     with db.write_session() as s:
-        people_service.upsert_person(s, person=PersonIn(handle="john_doe", name="John Doe", email="john@example.com"), now=clock.now())
+        people_service.upsert_person(
+            s,
+            person=PersonIn(handle="john_doe", name="John Doe", email="john@example.com"),
+            now=clock.now(),
+        )
         row = open_one(s, clock)
         svc.assign(s, incident=row, person="john_doe", actor=ALICE, now=clock.now())
-        svc.assign(s, incident=row, person="john_doe", role=Role.COMMANDER, actor=ALICE, now=clock.now())
+        svc.assign(
+            s, incident=row, person="john_doe", role=Role.COMMANDER, actor=ALICE, now=clock.now()
+        )
         with pytest.raises(NotFound, match="no person with handle 'nobody'"):
             svc.assign(s, incident=row, person="nobody", actor=ALICE, now=clock.now())
         ref = row.display_id
@@ -184,7 +223,14 @@ def test_root_cause_and_resolution_time(db: Database, clock: FakeClock) -> None:
     with db.write_session() as s:
         row = svc.get_incident(s, ref=ref)
         svc.update_record(s, incident=row, actor=ALICE, now=clock.now(), root_cause="data drift")
-        svc.transition(s, incident=row, to=Status.RESOLVED, actor=ALICE, now=clock.now(), resolution="Rolled back to v1.1.0")
+        svc.transition(
+            s,
+            incident=row,
+            to=Status.RESOLVED,
+            actor=ALICE,
+            now=clock.now(),
+            resolution="Rolled back to v1.1.0",
+        )
     incident = full(db, ref, clock)
     assert incident.root_cause == "data drift"
     assert incident.resolution == "Rolled back to v1.1.0"

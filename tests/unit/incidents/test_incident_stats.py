@@ -27,7 +27,16 @@ def test_stats_match_hand_computed_values(db: Database, clock: FakeClock) -> Non
     refs = {}
     with db.write_session() as s:
         for name, severity, _, _ in plan:
-            row = svc.open_incident(s, title=name, severity=severity, now=start, policy=DEFAULT_POLICY, actor=svc.SYSTEM, model=name, group_key=name)
+            row = svc.open_incident(
+                s,
+                title=name,
+                severity=severity,
+                now=start,
+                policy=DEFAULT_POLICY,
+                actor=svc.SYSTEM,
+                model=name,
+                group_key=name,
+            )
             refs[name] = row.display_id
     events = sorted(
         [(ack, name, "ack") for name, _, ack, _ in plan]
@@ -53,5 +62,7 @@ def test_stats_match_hand_computed_values(db: Database, clock: FakeClock) -> Non
     assert (sev1.count, sev1.mtta_minutes, sev1.mttr_minutes) == (2, 5.0, 30.0)
     assert stats.by_severity["SEV4"].count == 0
     with db.read_session() as s:
-        later = incident_queries.incident_stats(s, now=clock.now(), since=start + timedelta(seconds=1))
+        later = incident_queries.incident_stats(
+            s, now=clock.now(), since=start + timedelta(seconds=1)
+        )
     assert later.count == 0

@@ -31,8 +31,15 @@ class IncidentLifecycle(RuleBasedStateMachine):
         self.clock = FakeClock()
         with self.db.write_session() as s:
             row = svc.open_incident(
-                s, title="t", severity=Severity.SEV2, now=self.clock.now(), policy=DEFAULT_POLICY,
-                actor=svc.SYSTEM, model="m", group_key="model=m", source="probe",
+                s,
+                title="t",
+                severity=Severity.SEV2,
+                now=self.clock.now(),
+                policy=DEFAULT_POLICY,
+                actor=svc.SYSTEM,
+                model="m",
+                group_key="model=m",
+                source="probe",
             )
             self.ref = row.display_id
         self.status = Status.TRIGGERED
@@ -50,7 +57,13 @@ class IncidentLifecycle(RuleBasedStateMachine):
         allowed = target in TRANSITIONS[self.status]
         try:
             with self.db.write_session() as s:
-                svc.transition(s, incident=svc.get_incident(s, ref=self.ref), to=target, actor=actor, now=self.clock.now())
+                svc.transition(
+                    s,
+                    incident=svc.get_incident(s, ref=self.ref),
+                    to=target,
+                    actor=actor,
+                    now=self.clock.now(),
+                )
         except Conflict as exc:
             assert not allowed
             assert exc.details["allowed"] == [t.value for t in TRANSITIONS[self.status]]
@@ -68,7 +81,9 @@ class IncidentLifecycle(RuleBasedStateMachine):
         can = self.status.is_open and not self.acked
         try:
             with self.db.write_session() as s:
-                svc.acknowledge(s, incident=svc.get_incident(s, ref=self.ref), actor=actor, now=self.clock.now())
+                svc.acknowledge(
+                    s, incident=svc.get_incident(s, ref=self.ref), actor=actor, now=self.clock.now()
+                )
         except Conflict:
             assert not can
             return
@@ -84,7 +99,15 @@ class IncidentLifecycle(RuleBasedStateMachine):
             current = Severity(svc.get_incident(s, ref=self.ref).severity)
         try:
             with self.db.write_session() as s:
-                svc.set_severity(s, incident=svc.get_incident(s, ref=self.ref), severity=severity, actor=svc.Actor("alice"), now=self.clock.now(), policy=DEFAULT_POLICY, reason=reason)
+                svc.set_severity(
+                    s,
+                    incident=svc.get_incident(s, ref=self.ref),
+                    severity=severity,
+                    actor=svc.Actor("alice"),
+                    now=self.clock.now(),
+                    policy=DEFAULT_POLICY,
+                    reason=reason,
+                )
         except InvalidInput:
             assert current.is_higher_than(severity) and reason is None
             return
@@ -103,7 +126,9 @@ class IncidentLifecycle(RuleBasedStateMachine):
             assert isinstance(row, IncidentRow)
             assert row.status == self.status.value
             assert (row.acknowledged_at is not None) == self.acked
-            assert (row.resolved_at is not None) == (self.status in (Status.RESOLVED, Status.CLOSED))
+            assert (row.resolved_at is not None) == (
+                self.status in (Status.RESOLVED, Status.CLOSED)
+            )
             assert (row.closed_at is not None) == (self.status is Status.CLOSED)
             assert entries == events == self.changes  # every change: one entry, one event
             assert row.response_due_at - row.opened_at <= timedelta(days=1)
@@ -111,6 +136,8 @@ class IncidentLifecycle(RuleBasedStateMachine):
 
 TestIncidentLifecycle = IncidentLifecycle.TestCase
 TestIncidentLifecycle.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None,
+    max_examples=40,
+    stateful_step_count=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -32,7 +32,9 @@ def register(s: Session, clock: FakeClock, *versions: str) -> None:
         registry.register_version(s, model="iris", version=v, now=clock.now())
 
 
-def test_previous_version_also_bad_goes_to_the_last_good_one(db: Database, clock: FakeClock) -> None:
+def test_previous_version_also_bad_goes_to_the_last_good_one(
+    db: Database, clock: FakeClock
+) -> None:
     with db.write_session() as s:
         register(s, clock, "v1", "v2", "v3")
         serve(s, clock, "v1", healthy=True, fails=False)
@@ -93,11 +95,17 @@ def test_history_and_aliases(db: Database, clock: FakeClock) -> None:
         register(s, clock, "v1", "v2")
         serve(s, clock, "v1", healthy=True, fails=False)
         serve(s, clock, "v2", healthy=True, fails=False)
-        registry.deploy(s, model="iris", version="v1", alias="fallback", now=clock.now(), actor="me")
+        registry.deploy(
+            s, model="iris", version="v1", alias="fallback", now=clock.now(), actor="me"
+        )
     with db.read_session() as s:
         described = registry.describe_model(s, name="iris")
         history = registry.history(s, model="iris")
     assert described.aliases == {"production": "v2", "fallback": "v1"}
     assert described.last_known_good == "v1"
     assert described.production is not None and described.production.version == "v2"
-    assert [(h.alias, h.version) for h in history] == [("fallback", "v1"), ("production", "v2"), ("production", "v1")]
+    assert [(h.alias, h.version) for h in history] == [
+        ("fallback", "v1"),
+        ("production", "v2"),
+        ("production", "v1"),
+    ]

@@ -27,7 +27,14 @@ async def test_consumer_handles_each_event_once_and_resumes_from_its_cursor(
 
     def handler(session: Session, event: Event) -> None:
         seen.append(event.payload["i"])
-        enqueue_job(session, kind="k", key=f"job-{event.id}", payload={}, due_at=clock.now(), now=clock.now())
+        enqueue_job(
+            session,
+            kind="k",
+            key=f"job-{event.id}",
+            payload={},
+            due_at=clock.now(),
+            now=clock.now(),
+        )
 
     append(db, clock, 5)
     consumer = EventConsumer("c", handler, db=db, writer=writer, clock=clock, batch_size=2)
@@ -47,7 +54,14 @@ async def test_a_failing_handler_does_not_block_later_events(
     db: Database, writer: Writer, clock: FakeClock
 ) -> None:
     def handler(session: Session, event: Event) -> None:
-        enqueue_job(session, kind="k", key=f"job-{event.id}", payload={}, due_at=clock.now(), now=clock.now())
+        enqueue_job(
+            session,
+            kind="k",
+            key=f"job-{event.id}",
+            payload={},
+            due_at=clock.now(),
+            now=clock.now(),
+        )
         if event.payload["i"] == 0:
             raise RuntimeError("poison")
 
@@ -59,21 +73,36 @@ async def test_a_failing_handler_does_not_block_later_events(
         assert list(s.scalars(select(JobRow.key))) == ["job-2"]
 
 
-async def test_each_consumer_has_its_own_cursor(db: Database, writer: Writer, clock: FakeClock) -> None:
+async def test_each_consumer_has_its_own_cursor(
+    db: Database, writer: Writer, clock: FakeClock
+) -> None:
     a: list[int] = []
     b: list[int] = []
     append(db, clock, 3)
-    await EventConsumer("a", lambda s, e: a.append(e.id), db=db, writer=writer, clock=clock).run_once()
+    await EventConsumer(
+        "a", lambda s, e: a.append(e.id), db=db, writer=writer, clock=clock
+    ).run_once()
     append(db, clock, 1)
-    await EventConsumer("b", lambda s, e: b.append(e.id), db=db, writer=writer, clock=clock).run_once()
+    await EventConsumer(
+        "b", lambda s, e: b.append(e.id), db=db, writer=writer, clock=clock
+    ).run_once()
     assert len(a) == 3 and len(b) == 4
 
 
-async def test_type_filter_still_advances_the_cursor(db: Database, writer: Writer, clock: FakeClock) -> None:
+async def test_type_filter_still_advances_the_cursor(
+    db: Database, writer: Writer, clock: FakeClock
+) -> None:
     got: list[str] = []
     append(db, clock, 2, "model.deployed")
     append(db, clock, 1, "incident.opened")
-    consumer = EventConsumer("c", lambda s, e: got.append(e.type), db=db, writer=writer, clock=clock, types=frozenset({"incident.opened"}))
+    consumer = EventConsumer(
+        "c",
+        lambda s, e: got.append(e.type),
+        db=db,
+        writer=writer,
+        clock=clock,
+        types=frozenset({"incident.opened"}),
+    )
     await consumer.run_once()
     assert got == ["incident.opened"]
     with db.read_session() as s:

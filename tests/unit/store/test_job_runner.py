@@ -17,8 +17,18 @@ from firewatch.store.writer import Writer
 
 def enqueue(db: Database, clock: FakeClock, key: str = "j", max_attempts: int = 3) -> None:
     with db.write_session() as s:
-        assert enqueue_job(s, kind="k", key=key, payload={}, due_at=clock.now(), now=clock.now(), max_attempts=max_attempts)
-        assert not enqueue_job(s, kind="k", key=key, payload={}, due_at=clock.now(), now=clock.now())
+        assert enqueue_job(
+            s,
+            kind="k",
+            key=key,
+            payload={},
+            due_at=clock.now(),
+            now=clock.now(),
+            max_attempts=max_attempts,
+        )
+        assert not enqueue_job(
+            s, kind="k", key=key, payload={}, due_at=clock.now(), now=clock.now()
+        )
 
 
 def row(db: Database) -> JobRow:
@@ -39,7 +49,13 @@ async def test_retry_after_is_honoured_and_dead_jobs_are_recorded(
     def on_dead(session: Session, job: Job, error: str) -> None:
         dead.append(error)
 
-    runner = JobRunner(db=db, writer=writer, clock=clock, kinds={"k": JobKind(handler, on_dead=on_dead)}, rng=random.Random(1))
+    runner = JobRunner(
+        db=db,
+        writer=writer,
+        clock=clock,
+        kinds={"k": JobKind(handler, on_dead=on_dead)},
+        rng=random.Random(1),
+    )
     enqueue(db, clock)
     assert await runner.run_once() == 1
     assert row(db).due_at >= clock.now() + timedelta(seconds=30)
@@ -82,7 +98,9 @@ async def test_backoff_grows_and_is_capped(db: Database, writer: Writer, clock: 
         assert min(samples) >= timedelta(0)
 
 
-async def test_an_expired_lease_is_taken_again(db: Database, writer: Writer, clock: FakeClock) -> None:
+async def test_an_expired_lease_is_taken_again(
+    db: Database, writer: Writer, clock: FakeClock
+) -> None:
     ran: list[int] = []
 
     async def handler(job: Job) -> None:
@@ -90,7 +108,13 @@ async def test_an_expired_lease_is_taken_again(db: Database, writer: Writer, clo
 
     enqueue(db, clock)
     # A process claims the job and dies (never finishes it).
-    crashed = JobRunner(db=db, writer=writer, clock=clock, kinds={"k": JobKind(handler)}, lease=timedelta(seconds=30))
+    crashed = JobRunner(
+        db=db,
+        writer=writer,
+        clock=clock,
+        kinds={"k": JobKind(handler)},
+        lease=timedelta(seconds=30),
+    )
     assert len(await crashed._claim(10)) == 1
     fresh = JobRunner(db=db, writer=writer, clock=clock, kinds={"k": JobKind(handler)})
     assert await fresh.run_once() == 0  # still leased

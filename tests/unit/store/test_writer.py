@@ -36,13 +36,17 @@ async def test_many_units_share_few_commits(db: Database, writer: Writer, clock:
     assert writer.batches < 200  # group commit
 
 
-async def test_a_failing_unit_is_rolled_back_alone(db: Database, writer: Writer, clock: FakeClock) -> None:
+async def test_a_failing_unit_is_rolled_back_alone(
+    db: Database, writer: Writer, clock: FakeClock
+) -> None:
     def bad(session: Session) -> None:
         upsert_person(session, person=PersonIn(handle="half-done"), now=clock.now())
         raise Conflict("no")
 
     outcomes = await asyncio.gather(
-        writer.run(add("a", clock)), writer.run(bad), writer.run(add("b", clock)),
+        writer.run(add("a", clock)),
+        writer.run(bad),
+        writer.run(add("b", clock)),
         return_exceptions=True,
     )
     assert outcomes[0] == "a" and outcomes[2] == "b"
@@ -67,7 +71,7 @@ async def test_commit_hooks_see_what_the_transaction_did(writer: Writer, clock: 
 
 
 def test_read_sessions_cannot_write(sqlite_db: Database) -> None:
-    with pytest.raises(Exception, match="readonly|read-only"), sqlite_db.read_session() as s:
+    with pytest.raises(Exception, match=r"readonly|read-only"), sqlite_db.read_session() as s:
         s.execute(text("INSERT INTO incident_counters (year, last_number) VALUES (1, 1)"))
 
 
