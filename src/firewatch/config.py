@@ -247,7 +247,10 @@ def format_validation_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-        lines.append(f"  {where}: {err['msg']}{shown}")
+        if repr(got) in message:
+            shown = ""
+        lines.append(f"  {where}: {message}{shown}")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from firewatch.store.db import Database
 T = TypeVar("T")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays on one line in logs
 
 ConfigOption = Annotated[
     Path | None,

@@ -42,8 +42,16 @@ async def probe_once(client: httpx.AsyncClient, url: str, timeout: float) -> Pro
 
 
 def _describe(exc: httpx.HTTPError) -> str:
+    """Name the network failure the way an on-call engineer would search for it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot connect: {cause.strerror.lower()}"
+        cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.ConnectError):
-        return "connection refused" if "refused" in str(exc).lower() else f"cannot connect: {exc}"
+        return f"cannot connect: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
