@@ -9,12 +9,12 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from firewatch.alerts import service as alerts_service
 from firewatch.alerts.schemas import Alert
@@ -31,6 +31,7 @@ from firewatch.registry.models import RegisteredModelRow
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks.library import RunbookLibrary
 from firewatch.store import events as event_log
+from firewatch.store import jobs as job_table
 from firewatch.store.consumer import EventConsumer
 from firewatch.store.db import Database
 from firewatch.store.jobs import JOBS_ENQUEUED, Job
@@ -39,7 +40,6 @@ from firewatch.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
-EVENT_RETENTION = timedelta(days=30)
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -223,12 +223,18 @@ class Runtime:
     async def _prune_forever(self) -> None:
         names = [c.name for c in self.consumers]
         while True:
-            before = self.clock.now() - EVENT_RETENTION
-            pruned = await self.writer.run(
-                partial(event_log.prune_events, before=before, consumers=names)
-            )
-            if pruned:
-                log.info("pruned %d events older than %s", pruned, before)
+            before = self.clock.now() - self.config.retention
+
+            def prune(session: Session, before: datetime = before) -> tuple[int, int, int]:
+                return (
+                    event_log.prune_events(session, before=before, consumers=names),
+                    alerts_service.prune_cleared_alerts(session, before=before),
+                    job_table.prune_finished_jobs(session, before=before),
+                )
+
+            counts = await self.writer.run(prune)
+            if any(counts):
+                log.info("pruned %d events, %d alerts, %d jobs older than %s", *counts, before)
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
     async def stop(self) -> None:

@@ -170,6 +170,11 @@ class FirewatchConfig(_Section):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    retention: Duration = Field(
+        timedelta(days=30),
+        description="Cleared alerts, finished jobs and processed events older than this are "
+        "deleted (incidents and their timelines are kept).",
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> FirewatchConfig:

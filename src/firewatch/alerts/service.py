@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from firewatch.alerts.fingerprint import fingerprint
@@ -252,6 +252,14 @@ def _auto_resolution(session: Session, incident: IncidentRow, quiet: timedelta) 
     )
     cleared = f"all alerts cleared and stayed clear for {int(quiet.total_seconds())}s"
     return f"{action}; {cleared}" if action else cleared[0].upper() + cleared[1:]
+
+
+def prune_cleared_alerts(session: Session, *, before: datetime) -> int:
+    """Delete alerts that cleared before ``before`` (their story stays on the incident timeline)."""
+    result = session.execute(
+        delete(AlertRow).where(AlertRow.status == AlertStatus.RESOLVED, AlertRow.ends_at < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _upsert(

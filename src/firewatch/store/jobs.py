@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, or_, select, update
+from sqlalchemy import BigInteger, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -184,6 +184,17 @@ def next_due_at(session: Session, *, kinds: frozenset[str]) -> datetime | None:
         .order_by(JobRow.due_at)
         .limit(1)
     )
+
+
+def prune_finished_jobs(session: Session, *, before: datetime) -> int:
+    """Delete jobs that finished (done or dead) before ``before``."""
+    result = session.execute(
+        delete(JobRow).where(
+            JobRow.status.in_([JobStatus.DONE, JobStatus.DEAD, JobStatus.CANCELLED]),
+            JobRow.finished_at < before,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _set(session: Session, job_id: int, now: datetime, **values: Any) -> None:

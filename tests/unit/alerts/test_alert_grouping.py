@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from firewatch.alerts import service as alerts
 from firewatch.alerts.fingerprint import fingerprint
+from firewatch.alerts.models import AlertRow
 from firewatch.alerts.schemas import Alert, AlertStatus
 from firewatch.clock import FakeClock
 from firewatch.incidents.models import IncidentRow
@@ -198,3 +199,13 @@ def test_severity_label_aliases_are_normalised() -> None:
         starts_at=FakeClock().now(),
     )
     assert a.severity is Severity.SEV1
+
+
+def test_cleared_alerts_are_pruned_after_retention(sqlite_db: Database, clock: FakeClock) -> None:
+    process(sqlite_db, clock, alert(at=clock.now()), alert("Other", at=clock.now()))
+    process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))
+    clock.advance(days=31)
+    with sqlite_db.write_session() as s:
+        assert alerts.prune_cleared_alerts(s, before=clock.now() - timedelta(days=30)) == 1
+    with sqlite_db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(AlertRow)) == 1  # the firing one stays

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from firewatch.clock import FakeClock
 from firewatch.store.db import Database
-from firewatch.store.jobs import Job, JobRow, enqueue_job
+from firewatch.store.jobs import Job, JobRow, enqueue_job, prune_finished_jobs
 from firewatch.store.runner import GiveUp, JobKind, JobRunner, RetryLater
 from firewatch.store.writer import Writer
 
@@ -121,3 +121,20 @@ async def test_an_expired_lease_is_taken_again(
     clock.advance(seconds=31)
     assert await fresh.run_once() == 1
     assert ran == [2] and row(db).status == "done"
+
+
+async def test_finished_jobs_are_pruned_after_retention(
+    db: Database, writer: Writer, clock: FakeClock
+) -> None:
+    async def handler(job: Job) -> None:
+        return None
+
+    enqueue(db, clock, key="done")
+    enqueue(db, clock, key="later")
+    runner = JobRunner(db=db, writer=writer, clock=clock, kinds={"k": JobKind(handler)})
+    await runner.run_once()
+    enqueue(db, clock, key="pending")
+    clock.advance(days=31)
+    with db.write_session() as s:
+        assert prune_finished_jobs(s, before=clock.now() - timedelta(days=30)) == 2
+    assert row(db).key == "pending"
