@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from firewatch.alerts import service as alerts_service
@@ -27,7 +26,7 @@ from firewatch.notify import worker as notify_worker
 from firewatch.notify.channels import build_channel
 from firewatch.people import service as people_service
 from firewatch.registry import service as registry_service
-from firewatch.registry.models import RegisteredModelRow
+from firewatch.registry.models import DeploymentRow
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks.library import RunbookLibrary
 from firewatch.store import events as event_log
@@ -81,7 +80,9 @@ class StoreSink:
 
     async def health(self, model: str, healthy: bool, at: datetime) -> None:
         if healthy:
-            live = await asyncio.to_thread(self._live_deployment, model)
+            live = await self.db.read(
+                lambda s: _id(registry_service.live_deployment(s, model=model))
+            )
             if live is None or self._seen_healthy.get(model) == live:
                 return  # nothing to record, or already recorded for this deployment
             self._seen_healthy[model] = live
@@ -89,25 +90,16 @@ class StoreSink:
             lambda s: registry_service.record_health(s, model=model, healthy=healthy, at=at)
         )
 
-    def _live_deployment(self, model: str) -> int | None:
-        with self.db.read_session() as session:
-            row = session.scalar(
-                select(RegisteredModelRow.id).where(RegisteredModelRow.name == model)
-            )
-            live = registry_service.current_deployment(session, model_id=row) if row else None
-            return live.id if live else None
-
     async def current_version(self, model: str) -> str | None:
-        def read() -> str | None:
-            with self.db.read_session() as session:
-                try:
-                    row = registry_service.get_model(session, name=model)
-                except Exception:
-                    return None
-                live = registry_service.current_deployment(session, model_id=row.id)
-                return live.version.version if live else None
+        def read(session: Session) -> str | None:
+            live = registry_service.live_deployment(session, model=model)
+            return live.version.version if live else None
 
-        return await asyncio.to_thread(read)
+        return await self.db.read(read)
+
+
+def _id(row: DeploymentRow | None) -> int | None:
+    return row.id if row else None
 
 
 @dataclass

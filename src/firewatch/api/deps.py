@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -34,11 +33,7 @@ class TokenCache:
         if hit is not None and hit[1] > time.monotonic():
             return hit[0]
 
-        def lookup() -> TokenInfo | None:
-            with runtime.db.read_session() as session:
-                return auth_service.verify_token(session, token=token)
-
-        info = await asyncio.to_thread(lookup)
+        info = await runtime.db.read(lambda s: auth_service.verify_token(s, token=token))
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[key] = (info, time.monotonic() + TOKEN_CACHE_TTL_S)

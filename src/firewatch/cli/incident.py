@@ -34,9 +34,7 @@ app = typer.Typer(help="Declare, inspect and work incidents.", no_args_is_help=T
 
 
 def _full(session: Session, row: IncidentRow) -> IncidentOut:
-    session.flush()
-    loaded = incident_queries.load_incident(session, incident_id=row.id)
-    return incident_queries.incident_of(loaded, clock.now())
+    return incident_queries.full_incident(session, incident_id=row.id, now=clock.now())
 
 
 def _parse_severity(value: str) -> Severity:

@@ -84,6 +84,12 @@ def load_incident(session: Session, *, incident_id: int) -> IncidentRow:
     return session.scalars(query).one()
 
 
+def full_incident(session: Session, *, incident_id: int, now: datetime) -> IncidentOut:
+    """The full record of one incident, freshly loaded (flush pending changes first)."""
+    session.flush()
+    return incident_of(load_incident(session, incident_id=incident_id), now)
+
+
 def list_incidents(
     session: Session,
     *,

@@ -8,7 +8,6 @@ or ``notification_failed`` once the retry budget is spent.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,7 +79,11 @@ class NotifyWorker:
         channel = self.channels.get(p["channel"])
         if channel is None:
             raise GiveUp(f"channel {p['channel']!r} is no longer configured")
-        incident = await asyncio.to_thread(self._incident, p["incident_id"])
+        incident = await self.db.read(
+            lambda s: incident_queries.full_incident(
+                s, incident_id=p["incident_id"], now=self.clock.now()
+            )
+        )
         now = self.clock.now()
         text = render_message(
             p["message"], incident, policy=self.policy, now=now, headline=p["headline"]
@@ -116,11 +119,6 @@ class NotifyWorker:
             {**_details(p), "attempts": job.attempts},
             self.clock.now(),
         )
-
-    def _incident(self, incident_id: int) -> IncidentOut:
-        with self.db.read_session() as session:
-            row = incident_queries.load_incident(session, incident_id=incident_id)
-            return incident_queries.incident_of(row, self.clock.now())
 
 
 def _details(p: dict[str, str]) -> dict[str, str]:

@@ -76,9 +76,7 @@ def build_postmortem(
 ) -> str:
     """The post-mortem of incident ``ref`` as Markdown."""
     row = incident_service.get_incident(session, ref=ref)
-    incident = incident_queries.incident_of(
-        incident_queries.load_incident(session, incident_id=row.id), now
-    )
+    incident = incident_queries.full_incident(session, incident_id=row.id, now=now)
     severity = Severity(incident.severity)
     level = policy.level(severity)
     deployments = _deployments(session, incident, now)

@@ -111,6 +111,14 @@ def current_deployment(
     )
 
 
+def live_deployment(
+    session: Session, *, model: str, alias: str = PRODUCTION
+) -> DeploymentRow | None:
+    """The deployment ``alias`` of ``model`` points at now; None for an unknown model."""
+    model_id = session.scalar(select(RegisteredModelRow.id).where(RegisteredModelRow.name == model))
+    return current_deployment(session, model_id=model_id, alias=alias) if model_id else None
+
+
 def deploy(
     session: Session,
     *,

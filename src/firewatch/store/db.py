@@ -7,15 +7,18 @@ a separate engine whose connections are ``query_only``. PostgreSQL URLs use psyc
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 DATABASE_URL_ENV = "FIREWATCH_DATABASE_URL"
 DEFAULT_DATA_DIR = Path(".firewatch")
@@ -82,6 +85,15 @@ class Database:
         """A short read-only session; keep it open only as long as the query needs."""
         with self._read_sessions() as session, session.begin():
             yield session
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in a short read session on a worker thread, for async callers."""
+
+        def run() -> T:
+            with self.read_session() as session:
+                return fn(session)
+
+        return await asyncio.to_thread(run)
 
     def dispose(self) -> None:
         self.write_engine.dispose()

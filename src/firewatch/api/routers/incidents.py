@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -55,9 +54,7 @@ async def _change(
         now = runtime.clock.now()
         row = incident_service.get_incident(session, ref=ref, for_update=True)
         change(session, row, now)
-        session.flush()
-        loaded = incident_queries.load_incident(session, incident_id=row.id)
-        return incident_queries.incident_of(loaded, now)
+        return incident_queries.full_incident(session, incident_id=row.id, now=now)
 
     return await runtime.writer.run(unit)
 
@@ -85,9 +82,7 @@ async def declare(body: DeclareIn, request: Request, actor: Writer) -> IncidentO
             group_key=group,
             assigned_to=body.assigned_to,
         )
-        return incident_queries.incident_of(
-            incident_queries.load_incident(session, incident_id=row.id), now
-        )
+        return incident_queries.full_incident(session, incident_id=row.id, now=now)
 
     return await runtime.writer.run(unit)
 
@@ -118,34 +113,30 @@ async def list_incidents(
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{name} needs a timezone, e.g. 2026-01-15T14:30:00Z")
 
-    def read() -> IncidentPage:
-        with runtime.db.read_session() as session:
-            return incident_queries.list_incidents(
-                session,
-                now=runtime.clock.now(),
-                statuses=statuses,
-                severities=severities,
-                model=model,
-                since=since,
-                until=until,
-                limit=limit,
-                offset=offset,
-            )
-
-    return await asyncio.to_thread(read)
+    return await runtime.db.read(
+        lambda s: incident_queries.list_incidents(
+            s,
+            now=runtime.clock.now(),
+            statuses=statuses,
+            severities=severities,
+            model=model,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+    )
 
 
 @router.get("/incidents/{ref}", summary="One incident with its timeline")
 async def get_incident(ref: str, request: Request, _actor: Reader) -> IncidentOut:
     runtime = runtime_of(request)
 
-    def read() -> IncidentOut:
-        with runtime.db.read_session() as session:
-            row = incident_service.get_incident(session, ref=ref)
-            loaded = incident_queries.load_incident(session, incident_id=row.id)
-            return incident_queries.incident_of(loaded, runtime.clock.now())
+    def read(session: Session) -> IncidentOut:
+        row = incident_service.get_incident(session, ref=ref)
+        return incident_queries.full_incident(session, incident_id=row.id, now=runtime.clock.now())
 
-    return await asyncio.to_thread(read)
+    return await runtime.db.read(read)
 
 
 @router.post("/incidents/{ref}/transition", summary="Move to another status (409 if not allowed)")
@@ -256,13 +247,11 @@ async def update(ref: str, body: UpdateIn, request: Request, actor: Writer) -> I
 async def postmortem(ref: str, request: Request, _actor: Reader) -> PlainTextResponse:
     runtime = runtime_of(request)
 
-    def build() -> str:
-        with runtime.db.read_session() as session:
-            return build_postmortem(
-                session, ref=ref, now=runtime.clock.now(), policy=runtime.config.severity_policy
-            )
-
-    text = await asyncio.to_thread(build)
+    text = await runtime.db.read(
+        lambda s: build_postmortem(
+            s, ref=ref, now=runtime.clock.now(), policy=runtime.config.severity_policy
+        )
+    )
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
@@ -272,10 +261,8 @@ async def stats(
 ) -> StatsOut:
     runtime = runtime_of(request)
 
-    def read() -> StatsOut:
-        with runtime.db.read_session() as session:
-            return incident_queries.incident_stats(
-                session, now=runtime.clock.now(), since=since, until=until
-            )
-
-    return await asyncio.to_thread(read)
+    return await runtime.db.read(
+        lambda s: incident_queries.incident_stats(
+            s, now=runtime.clock.now(), since=since, until=until
+        )
+    )

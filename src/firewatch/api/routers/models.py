@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -28,24 +27,14 @@ Writer = Annotated[Actor, Depends(write_access)]
 
 @router.get("", summary="Every registered model with its aliases and last known good version")
 async def list_models(request: Request, _actor: Reader) -> list[ModelOut]:
-    runtime = runtime_of(request)
-
-    def read() -> list[ModelOut]:
-        with runtime.db.read_session() as session:
-            return registry_service.list_models(session)
-
-    return await asyncio.to_thread(read)
+    return await runtime_of(request).db.read(registry_service.list_models)
 
 
 @router.get("/{name}", summary="One model: versions, aliases, live deployment, last known good")
 async def get_model(name: str, request: Request, _actor: Reader) -> ModelOut:
-    runtime = runtime_of(request)
-
-    def read() -> ModelOut:
-        with runtime.db.read_session() as session:
-            return registry_service.describe_model(session, name=name)
-
-    return await asyncio.to_thread(read)
+    return await runtime_of(request).db.read(
+        lambda s: registry_service.describe_model(s, name=name)
+    )
 
 
 @router.post("/{name}/versions", status_code=201, summary="Register a version")
@@ -115,10 +104,6 @@ async def rollback(name: str, body: RollbackIn, request: Request, actor: Writer)
 async def history(
     name: str, request: Request, _actor: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[DeploymentOut]:
-    runtime = runtime_of(request)
-
-    def read() -> list[DeploymentOut]:
-        with runtime.db.read_session() as session:
-            return registry_service.history(session, model=name, limit=limit)
-
-    return await asyncio.to_thread(read)
+    return await runtime_of(request).db.read(
+        lambda s: registry_service.history(s, model=name, limit=limit)
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -20,13 +19,7 @@ router = APIRouter(prefix="/api/v1/people", tags=["people"])
 async def list_people(
     request: Request, _actor: Annotated[Actor, Depends(read_access)]
 ) -> list[PersonOut]:
-    runtime = runtime_of(request)
-
-    def read() -> list[PersonOut]:
-        with runtime.db.read_session() as session:
-            return people_service.list_people(session)
-
-    return await asyncio.to_thread(read)
+    return await runtime_of(request).db.read(people_service.list_people)
 
 
 @router.put("", summary="Add a person, or update one by handle")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from firewatch.duration import format_duration, parse_duration
 from firewatch.errors import FirewatchError
@@ -20,24 +21,23 @@ async def recent_deploy(ctx: StepContext, params: dict[str, Any]) -> StepResult:
         return StepResult(Outcome.FAILED, "the incident names no model")
     window = parse_duration(params.get("window", ctx.settings.recent_deploy_window))
 
-    def read() -> dict[str, Any] | None:
-        with ctx.db.read_session() as session:
-            try:
-                row = registry_service.get_model(session, name=model)
-            except FirewatchError:
-                return None
-            live = registry_service.current_deployment(session, model_id=row.id)
-            good = registry_service.last_known_good(session, model_id=row.id)
-            if live is None:
-                return {"live": None}
-            return {
-                "live": live.version.version,
-                "previous": live.previous_version.version if live.previous_version else None,
-                "deployed_at": live.deployed_at,
-                "last_known_good": good.version if good else None,
-            }
+    def read(session: Session) -> dict[str, Any] | None:
+        try:
+            row = registry_service.get_model(session, name=model)
+        except FirewatchError:
+            return None
+        live = registry_service.current_deployment(session, model_id=row.id)
+        good = registry_service.last_known_good(session, model_id=row.id)
+        if live is None:
+            return {"live": None}
+        return {
+            "live": live.version.version,
+            "previous": live.previous_version.version if live.previous_version else None,
+            "deployed_at": live.deployed_at,
+            "last_known_good": good.version if good else None,
+        }
 
-    found = await asyncio.to_thread(read)
+    found = await ctx.db.read(read)
     if found is None:
         return StepResult(Outcome.FAILED, f"model {model} is not in the registry")
     if found["live"] is None:
