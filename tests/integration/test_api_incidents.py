@@ -159,6 +159,8 @@ async def test_invalid_transition_is_409_naming_allowed_and_changes_nothing(
         ("get", "/api/v1/incidents?since=yesterday", None, 422, "invalid_input"),
         ("get", "/api/v1/incidents?since=2026-01-01T00:00:00", None, 422, "invalid_input"),
         ("get", "/api/v1/incidents?severity=P9", None, 422, "invalid_input"),
+        ("get", "/api/v1/incidents?offset=99999999999999999999", None, 422, "invalid_input"),
+        ("get", "/api/v1/stats?since=0001-01-01T00:00:00%2B14:00", None, 422, "invalid_input"),
         ("patch", "/api/v1/incidents/INC-2026-001", {}, 422, "invalid_input"),
         (
             "post",

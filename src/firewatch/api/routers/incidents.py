@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -87,6 +87,18 @@ async def declare(body: DeclareIn, request: Request, actor: Writer) -> IncidentO
     return await runtime.writer.run(unit)
 
 
+def _utc(name: str, value: datetime | None) -> datetime | None:
+    """A query-string time as UTC; it must carry a timezone and be representable."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{name} needs a timezone, e.g. 2026-01-15T14:30:00Z")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name} is out of range") from None
+
+
 def _csv(value: str | None) -> list[str]:
     return [v for v in (value or "").split(",") if v.strip()]
 
@@ -101,7 +113,7 @@ async def list_incidents(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> IncidentPage:
     runtime = runtime_of(request)
     try:
@@ -109,10 +121,7 @@ async def list_incidents(
         severities = [Severity.parse(s) for s in _csv(severity)]
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(f"{name} needs a timezone, e.g. 2026-01-15T14:30:00Z")
-
+    start, end = _utc("since", since), _utc("until", until)
     return await runtime.db.read(
         lambda s: incident_queries.list_incidents(
             s,
@@ -120,8 +129,8 @@ async def list_incidents(
             statuses=statuses,
             severities=severities,
             model=model,
-            since=since,
-            until=until,
+            since=start,
+            until=end,
             limit=limit,
             offset=offset,
         )
@@ -260,9 +269,9 @@ async def stats(
     request: Request, _actor: Reader, since: datetime | None = None, until: datetime | None = None
 ) -> StatsOut:
     runtime = runtime_of(request)
-
+    start, end = _utc("since", since), _utc("until", until)
     return await runtime.db.read(
         lambda s: incident_queries.incident_stats(
-            s, now=runtime.clock.now(), since=since, until=until
+            s, now=runtime.clock.now(), since=start, until=end
         )
     )
