@@ -40,6 +40,7 @@ from firewatch.store.writer import Writer
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = timedelta(hours=1)
+STOP_TIMEOUT_S = 10.0
 
 
 def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> alerts_service.AlertPolicy:
@@ -232,9 +233,10 @@ class Runtime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in stuck:
+                log.error("worker %s did not stop within %gs", task.get_name(), STOP_TIMEOUT_S)
         self._tasks.clear()
         with contextlib.suppress(AttributeError):
             await self.client.aclose()

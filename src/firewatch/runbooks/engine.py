@@ -143,9 +143,8 @@ class RunbookEngine:
             actor=ACTOR,
         )
         try:
-            return await asyncio.wait_for(
-                implementation(context, step.params), step.timeout.total_seconds()
-            )
+            async with asyncio.timeout(step.timeout.total_seconds()):
+                return await implementation(context, step.params)
         except TimeoutError:
             return StepResult(Outcome.FAILED, f"timed out after {step.timeout.total_seconds():g}s")
         except Exception as exc:  # a broken step fails visibly instead of killing the run

@@ -8,7 +8,6 @@ external (HTTP, SMTP, runbook steps) belongs in a job, not in a handler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from firewatch.clock import Clock
 from firewatch.store import events as event_log
 from firewatch.store.db import Database
 from firewatch.store.events import Event
+from firewatch.store.wake import wait_or_timeout
 from firewatch.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,7 @@ class EventConsumer:
             except Exception:  # keep consuming; the failed batch is retried next round
                 log.exception("consumer %s failed; retrying", self.name)
                 await asyncio.sleep(poll_interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), poll_interval)
+            await wait_or_timeout(self.wake, poll_interval)
 
     def _read(self) -> list[Event]:
         with self.db.read_session() as session:

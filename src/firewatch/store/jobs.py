@@ -29,7 +29,6 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     DEAD = "dead"
-    CANCELLED = "cancelled"
 
 
 class JobRow(Base):
@@ -190,7 +189,7 @@ def prune_finished_jobs(session: Session, *, before: datetime) -> int:
     """Delete jobs that finished (done or dead) before ``before``."""
     result = session.execute(
         delete(JobRow).where(
-            JobRow.status.in_([JobStatus.DONE, JobStatus.DEAD, JobStatus.CANCELLED]),
+            JobRow.status.in_([JobStatus.DONE, JobStatus.DEAD]),
             JobRow.finished_at < before,
         )
     )

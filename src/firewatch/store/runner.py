@@ -10,7 +10,6 @@ it — that is how a failed notification lands on the incident timeline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from firewatch.clock import Clock
 from firewatch.store import jobs as job_table
 from firewatch.store.db import Database
 from firewatch.store.jobs import Job
+from firewatch.store.wake import wait_or_timeout
 from firewatch.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,7 @@ class JobRunner:
         delay = poll_interval
         if due is not None:
             delay = max(0.0, min(poll_interval, (due - self.clock.now()).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), delay)
+        await wait_or_timeout(self.wake, delay)
 
     def _next_due(self) -> datetime | None:
         with self.db.read_session() as session:

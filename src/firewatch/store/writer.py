@@ -93,10 +93,6 @@ class Writer:
         """Run a unit of work and return its result once committed."""
         return await asyncio.wrap_future(self.submit(fn))
 
-    def run_sync(self, fn: UnitOfWork[T], timeout: float | None = 60.0) -> T:
-        """Blocking form of `run` for threads that are not the event loop."""
-        return self.submit(fn).result(timeout)
-
     def _loop(self) -> None:
         stopping = False
         while not stopping:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from firewatch.demo.testing import FakeRegistry, running_demo
+from support.demo_registry import FakeRegistry, running_demo
 
 ROW = [14.0, 20.0, 90.0, 600.0, 0.1, 0.1, 0.1, 0.05, 0.2, 0.06] * 3
 NO_FAULTS = {"outage": False, "error_rate": 0.0, "latency_ms": 0}

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from firewatch.demo.testing import FakeRegistry, running_demo, wait_for_version
+from support.demo_registry import FakeRegistry, running_demo, wait_for_version
 
 ROW = [14.0, 20.0, 90.0, 600.0, 0.1, 0.1, 0.1, 0.05, 0.2, 0.06] * 3
 SERIES = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{[^}]*\})? (?P<value>\S+)$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firewatch.demo.models import load_split
-from firewatch.demo.testing import FakeRegistry, running_demo
+from support.demo_registry import FakeRegistry, running_demo
 
 ROW = [14.0, 20.0, 90.0, 600.0, 0.1, 0.1, 0.1, 0.05, 0.2, 0.06] * 3
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from firewatch.demo.settings import DemoSettings
-from firewatch.demo.testing import FakeRegistry, running_demo, wait_for_version
+from support.demo_registry import FakeRegistry, running_demo, wait_for_version
 
 ROW = [14.0, 20.0, 90.0, 600.0, 0.1, 0.1, 0.1, 0.05, 0.2, 0.06] * 3
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from firewatch.demo.app import create_demo_app
-from firewatch.demo.testing import FakeRegistry
 from firewatch.demo.traffic import TrafficOptions, TrafficSummary, run_traffic, run_traffic_async
+from support.demo_registry import FakeRegistry
 
 
 def _unused_port() -> int:
