@@ -79,6 +79,31 @@ _SEED_NAMES = {
 _ALIASES = {name: sev for sev, name in _SEED_NAMES.items()}
 
 
+FOREIGN_SEVERITIES: dict[str, Severity] = {
+    # Prometheus / Alertmanager rule conventions, PagerDuty's critical|error|warning|info, P1..P5.
+    **dict.fromkeys(("critical", "page", "emergency", "fatal", "disaster", "p1"), Severity.SEV1),
+    **dict.fromkeys(("error", "high", "major", "p2"), Severity.SEV2),
+    **dict.fromkeys(("warning", "warn", "medium", "minor", "average", "p3"), Severity.SEV3),
+    **dict.fromkeys(
+        ("info", "informational", "low", "notice", "none", "ok", "p4", "p5"), Severity.SEV4
+    ),
+}
+"""How other tools' severity words map onto SEV1..SEV4 (documented in docs/severity.md)."""
+
+
+def foreign_severity(value: str | None) -> Severity | None:
+    """SEV1..SEV4 for another tool's severity word; None when absent or unknown."""
+    if not value:
+        return None
+    word = value.strip().lower()
+    if word in FOREIGN_SEVERITIES:
+        return FOREIGN_SEVERITIES[word]
+    try:
+        return Severity.parse(word)
+    except ValueError:
+        return None
+
+
 def highest(*severities: Severity | None) -> Severity:
     """The most severe of the given severities (None entries are ignored)."""
     present = [s for s in severities if s is not None]

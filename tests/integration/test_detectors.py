@@ -65,7 +65,7 @@ async def test_probe_fires_after_threshold_with_the_shared_labels_and_clears(
                 "source": "probe",
                 "team": "ml",
             }
-            assert fired.signals.available is False
+            assert fired.signals is not None and fired.signals.available is False
             assert fired.annotations["runbook"] == "model-unavailable"
             assert ("iris", False) in sink.health_seen
             service.outage = False
@@ -107,7 +107,7 @@ async def test_error_rate_fires_with_the_rate_and_clears(sqlite_db: Database) ->
             assert (
                 fired.labels["alertname"] == "HighErrorRate" and fired.labels["severity"] == "SEV2"
             )
-            assert fired.signals.failure_rate == 43 / 200
+            assert fired.signals is not None and fired.signals.failure_rate == 43 / 200
             assert "43 of 200 requests failed" in fired.annotations["description"]
             service.requests, service.errors = 2200, 43
             clock.advance(seconds=60)

@@ -25,7 +25,7 @@ from firewatch.incidents.lifecycle import Status
 from firewatch.incidents.models import IncidentRow, TimelineEntryRow
 from firewatch.incidents.service import SYSTEM
 from firewatch.incidents.timeline import TimelineKind, record
-from firewatch.severity import Severity, SeverityPolicy, effective_severity
+from firewatch.severity import Severity, SeverityPolicy, Signals, effective_severity
 from firewatch.store import jobs as job_table
 
 AUTO_RESOLVE_JOB = "incident.auto_resolve"
@@ -73,7 +73,7 @@ def _process(session: Session, alert: Alert, now: datetime, policy: AlertPolicy)
     row = session.scalar(select(AlertRow).where(AlertRow.fingerprint == fp))
     if alert.status is AlertStatus.RESOLVED:
         return _resolve(session, row, alert, fp, now, policy)
-    classification = effective_severity(alert.severity, alert.signals, policy.severity)
+    classification = effective_severity(alert.severity, alert.signals or Signals(), policy.severity)
     incident = session.get(IncidentRow, row.incident_id) if row and row.incident_id else None
     still_open = incident is not None and Status(incident.status).is_open
     if row is not None and row.status == AlertStatus.FIRING and incident and still_open:
@@ -296,7 +296,7 @@ def _summary(alert: Alert) -> str:
 
 
 def _signals(alert: Alert) -> dict[str, object]:
-    return alert.signals.model_dump(exclude_none=True)
+    return alert.signals.model_dump(exclude_none=True) if alert.signals else {}
 
 
 def _signal_entry(alert: Alert, fp: str, reasons: list[str]) -> dict[str, object]:

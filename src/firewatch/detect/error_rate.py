@@ -5,7 +5,7 @@ threshold (the seed's "error rate > 5%" alert, HIGH; the classifier raises it wi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import httpx
@@ -128,6 +128,6 @@ class ErrorRateDetector:
     async def _clear(self, now: datetime) -> None:
         if self._firing is None:
             return
-        resolved = self._firing.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": now})
+        resolved = replace(self._firing, status=AlertStatus.RESOLVED, ends_at=now)
         self._firing = None
         await self.sink.alerts([resolved])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import httpx
@@ -130,7 +130,7 @@ class HealthProbe:
     async def _clear(self, now: datetime) -> None:
         if self._firing is None:
             return
-        resolved = self._firing.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": now})
+        resolved = replace(self._firing, status=AlertStatus.RESOLVED, ends_at=now)
         self._firing = None
         log.info("%s: health check recovered", self.model.name)
         await self.sink.alerts([resolved])
