@@ -15,7 +15,10 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
+from firewatch.alerts import log as alert_log
 from firewatch.alerts import service as alerts_service
+from firewatch.alerts.pipeline import AUTO_RESOLVE_JOB, AlertPolicy
+from firewatch.alerts.processor import AlertProcessor, Decoder
 from firewatch.alerts.schemas import Alert
 from firewatch.clock import Clock, SystemClock
 from firewatch.config import FirewatchConfig
@@ -43,14 +46,21 @@ PRUNE_EVERY = timedelta(hours=1)
 STOP_TIMEOUT_S = 10.0
 
 
-def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> alerts_service.AlertPolicy:
-    return alerts_service.AlertPolicy(
+def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> AlertPolicy:
+    return AlertPolicy(
         severity=config.severity_policy,
         group_by=tuple(config.incidents.group_by),
         resolve_quiet_period=config.incidents.resolve_quiet_period,
         auto_resolve=config.incidents.auto_resolve,
         runbook_response=library.response_time,
+        inhibit_rules=tuple(config.alerts.inhibit_rules),
+        maintenance=tuple(config.alerts.maintenance),
     )
+
+
+def alert_decoders() -> dict[str, Decoder]:
+    """How each source's logged bodies are read back."""
+    return {alert_log.INTERNAL: alert_log.decode_internal}
 
 
 def check_references(config: FirewatchConfig, library: RunbookLibrary) -> None:
@@ -70,13 +80,15 @@ class StoreSink:
     writer: Writer
     db: Database
     clock: Clock
-    policy: alerts_service.AlertPolicy
     _seen_healthy: dict[str, int] = field(default_factory=dict)
 
     async def alerts(self, alerts: list[Alert]) -> None:
-        now = self.clock.now()
+        """Append to the durable ingest log, like any other source; the processor does the rest."""
+        payload, now = alert_log.encode_alerts(alerts), self.clock.now()
         await self.writer.run(
-            lambda s: alerts_service.process_alerts(s, alerts=alerts, now=now, policy=self.policy)
+            lambda s: alert_log.append(
+                s, source=alert_log.INTERNAL, payload=payload, count=len(alerts), received_at=now
+            )
         )
 
     async def health(self, model: str, healthy: bool, at: datetime) -> None:
@@ -118,6 +130,7 @@ class Runtime:
     client: httpx.AsyncClient = field(init=False)
     consumers: list[EventConsumer] = field(init=False, default_factory=list)
     jobs: JobRunner | None = field(init=False, default=None)
+    alerts: AlertProcessor | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -128,7 +141,7 @@ class Runtime:
         self.metrics.register(FirewatchCollector(self))
 
     @property
-    def alert_policy(self) -> alerts_service.AlertPolicy:
+    def alert_policy(self) -> AlertPolicy:
         return alert_policy(self.config, self.library)
 
     async def start(self) -> None:
@@ -148,7 +161,9 @@ class Runtime:
         self._spawn(self.jobs.run_forever(self.poll_interval), "jobs")
         for consumer in self.consumers:
             self._spawn(consumer.run_forever(self.poll_interval), f"consumer-{consumer.name}")
-        sink = StoreSink(self.writer, self.db, self.clock, self.alert_policy)
+        assert self.alerts is not None
+        self._spawn(self.alerts.run_forever(self.poll_interval), "alert-processor")
+        sink = StoreSink(self.writer, self.db, self.clock)
         detection = DetectionRunner(
             self.config.models,
             sink=sink,
@@ -160,6 +175,13 @@ class Runtime:
         self._spawn(self._prune_forever(), "prune")
 
     def _build_workers(self) -> None:
+        self.alerts = AlertProcessor(
+            db=self.db,
+            writer=self.writer,
+            clock=self.clock,
+            policy=self.alert_policy,
+            decoders=alert_decoders(),
+        )
         channels = {c.name: build_channel(c, client=self.client) for c in self.config.channels}
         notify = notify_worker.NotifyWorker(
             self.config.notify,
@@ -185,7 +207,7 @@ class Runtime:
             kinds={
                 notify_worker.DELIVER_JOB: JobKind(notify.deliver, on_dead=notify.on_dead),
                 runbook_engine.RUN_JOB: JobKind(runbooks.run_job),
-                alerts_service.AUTO_RESOLVE_JOB: JobKind(self._auto_resolve),
+                AUTO_RESOLVE_JOB: JobKind(self._auto_resolve),
             },
             db=self.db,
             writer=self.writer,
@@ -207,6 +229,8 @@ class Runtime:
                 consumer.wake.set()
         if info.get(JOBS_ENQUEUED) and self.jobs is not None:
             self.jobs.wake.set()
+        if info.get(alert_log.ALERTS_LOGGED) and self.alerts is not None:
+            self.alerts.wake.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

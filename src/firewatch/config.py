@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from firewatch.alerts.suppression import InhibitRule, MaintenanceWindow, default_inhibit_rules
 from firewatch.duration import Duration
 from firewatch.errors import ConfigError
 from firewatch.people.schemas import PersonIn
@@ -140,6 +141,13 @@ class IncidentsConfig(_Section):
     auto_resolve: bool = True
 
 
+class AlertsConfig(_Section):
+    """Alert processing: inhibition (Alertmanager's inhibit_rules) and maintenance windows."""
+
+    inhibit_rules: list[InhibitRule] = Field(default_factory=default_inhibit_rules)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
 class RunbooksConfig(_Section):
     directory: Path | None = Field(None, description="Extra runbook YAML files.")
     recent_deploy_window: Duration = Field(
@@ -169,6 +177,7 @@ class FirewatchConfig(_Section):
     )
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
     retention: Duration = Field(
         timedelta(days=30),

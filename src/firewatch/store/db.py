@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -103,16 +104,29 @@ class Database:
         if not self.is_sqlite:
             options = {"postgresql_readonly": True} if read_only else {}
             return create_engine(
-                url, echo=echo, pool_pre_ping=True, pool_size=10, execution_options=options
+                url,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=10,
+                execution_options=options,
+                json_serializer=_json_dumps,
+                json_deserializer=orjson.loads,
             )
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
         )
         _tune_sqlite(engine, read_only=read_only)
         _on_begin(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns through orjson: several times faster than the json module on hot paths."""
+    return orjson.dumps(value).decode()
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
