@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from firewatch.alerts import log as alert_log
 from firewatch.alerts import service as alerts_service
+from firewatch.alerts.ingest import parse_alertmanager, parse_grafana
 from firewatch.alerts.pipeline import AUTO_RESOLVE_JOB, AlertPolicy
 from firewatch.alerts.processor import AlertProcessor, Decoder
 from firewatch.alerts.schemas import Alert
@@ -60,7 +61,11 @@ def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> AlertPolic
 
 def alert_decoders() -> dict[str, Decoder]:
     """How each source's logged bodies are read back."""
-    return {alert_log.INTERNAL: alert_log.decode_internal}
+    return {
+        alert_log.INTERNAL: alert_log.decode_internal,
+        "alertmanager": parse_alertmanager,
+        "grafana": parse_grafana,
+    }
 
 
 def check_references(config: FirewatchConfig, library: RunbookLibrary) -> None:

@@ -125,7 +125,7 @@ def test_token_create_prints_only_the_token_and_rejects_unknown_scopes(fw: Firew
 
     bad = fw.fails("token", "create", "--scope", "nope")
     assert bad.error.startswith("error: ")
-    assert "'nope'" in bad.error and "read, write or admin" in bad.error
+    assert "'nope'" in bad.error and "read, write, admin or ingest" in bad.error
 
 
 def test_declare_work_and_resolve_an_incident_then_write_its_postmortem(

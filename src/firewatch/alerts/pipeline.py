@@ -112,8 +112,9 @@ class PipelineState:
     def fingerprint_of(self, alert: Alert) -> str:
         if alert.fingerprint:
             return alert.fingerprint
-        if alert.dedup_key:
-            return fingerprint({"source": alert.labels["source"], "dedup_key": alert.dedup_key})
+        if alert.dedup_key:  # PagerDuty: a dedup key is unique per integration (routing key)
+            scope = {"source": alert.labels["source"], "dedup_key": alert.dedup_key}
+            return fingerprint({**scope, "integration": alert.labels.get("integration", "")})
         key = tuple(sorted(alert.labels.items()))
         found = self.fingerprints.get(key)
         if found is None:

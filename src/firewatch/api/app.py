@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from firewatch import __version__
 from firewatch.api.deps import TokenCache
 from firewatch.api.errors import install_error_handlers
-from firewatch.api.routers import health, incidents, models, people
+from firewatch.api.routers import alerts, health, incidents, integrations, models, people
 from firewatch.app import Runtime
 
 
@@ -34,6 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.token_cache = TokenCache()
     install_error_handlers(app)
-    for router in (health.router, incidents.router, models.router, people.router):
-        app.include_router(router)
+    routers = (health, incidents, alerts, integrations, models, people)
+    for module in routers:
+        app.include_router(module.router)
     return app

@@ -1,7 +1,9 @@
 """Creating, checking and revoking API tokens.
 
 Tokens are 256-bit random strings, so a plain SHA-256 is enough to store them safely (no salt
-or slow hash is needed for values nobody can guess). Scopes nest: admin ⊃ write ⊃ read.
+or slow hash is needed for values nobody can guess). Scopes nest: admin ⊃ write ⊃ read; an
+``ingest`` token can only send alerts (it is also what a PagerDuty-style sender uses as its
+routing key).
 """
 
 from __future__ import annotations
@@ -22,16 +24,22 @@ TOKEN_PREFIX = "fw_"
 
 
 class Scope(StrEnum):
+    """``read`` ⊂ ``write`` ⊂ ``admin``; ``ingest`` may only send alerts (for Alertmanager,
+    Grafana and PagerDuty-style senders), which ``write`` and ``admin`` may do too."""
+
+    INGEST = "ingest"
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
 
     @property
     def level(self) -> int:
-        return {"read": 1, "write": 2, "admin": 3}[self.value]
+        return {"ingest": 0, "read": 1, "write": 2, "admin": 3}[self.value]
 
     def allows(self, needed: Scope) -> bool:
-        return self.level >= needed.level
+        if needed is Scope.INGEST:
+            return self in (Scope.INGEST, Scope.WRITE, Scope.ADMIN)
+        return self is not Scope.INGEST and self.level >= needed.level
 
     @classmethod
     def parse(cls, value: str) -> Scope:
@@ -39,7 +47,8 @@ class Scope(StrEnum):
             return cls(value.strip().lower())
         except ValueError:
             raise InvalidInput(
-                f"unknown scope {value!r}: expected read, write or admin", code="invalid_scope"
+                f"unknown scope {value!r}: expected read, write, admin or ingest",
+                code="invalid_scope",
             ) from None
 
 

@@ -16,7 +16,10 @@ app = typer.Typer(help="API tokens (read / write / admin).", no_args_is_help=Tru
 
 @app.command()
 def create(
-    scope: Annotated[str, typer.Option("--scope", "-s", help="read, write or admin.")] = "read",
+    scope: Annotated[
+        str,
+        typer.Option("--scope", "-s", help="read, write, admin, or ingest (only sends alerts)."),
+    ] = "read",
     name: Annotated[str, typer.Option("--name", "-n", help="Who or what uses it.")] = "cli",
 ) -> None:
     """Create a token and print it (only it, on stdout, so scripts can capture it)."""

@@ -1,0 +1,130 @@
+"""Ingest endpoints speaking other tools' formats: the Alertmanager webhook, Grafana alerting
+webhooks and the PagerDuty Events API v2 (also at ``/v2/enqueue``, PagerDuty's own path).
+
+The request path only authenticates, parses, validates and appends the batch to the durable
+ingest log; the sender gets its 2xx once that is committed (a crash after that loses nothing),
+and the alert processor does the rest in bulk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from firewatch.alerts import log as alert_log
+from firewatch.alerts.ingest import parse_alertmanager, parse_grafana, parse_pagerduty
+from firewatch.alerts.schemas import Alert
+from firewatch.api.deps import TokenCache, authenticate, runtime_of
+from firewatch.auth.service import Scope
+from firewatch.errors import FirewatchError, InvalidInput, Unauthorized
+
+router = APIRouter(tags=["integrations"])
+
+MAX_BODY = 10 * 1024 * 1024
+
+_WEBHOOK_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    "responses": {
+        "401": {"description": "missing or invalid bearer token"},
+        "422": {"description": "invalid payload"},
+    },
+}
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InvalidInput(
+            f"request body over {MAX_BODY // (1024 * 1024)} MB", code="payload_too_large"
+        )
+    return body
+
+
+async def _accept(request: Request, source: str, body: bytes, count: int) -> None:
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    await runtime.writer.run(
+        lambda s: alert_log.append(s, source=source, payload=body, count=count, received_at=now)
+    )
+
+
+async def _webhook(
+    request: Request, source: str, parse: Callable[[bytes], list[Alert]]
+) -> JSONResponse:
+    await authenticate(request, Scope.INGEST)
+    body = await _body(request)
+    alerts = parse(body)
+    if alerts:
+        await _accept(request, source, body, len(alerts))
+    return JSONResponse({"status": "success", "accepted": len(alerts)})
+
+
+@router.post(
+    "/api/v1/integrations/alertmanager",
+    summary="Alertmanager webhook receiver (version 4 payload); bearer token with ingest scope",
+    openapi_extra=_WEBHOOK_DOC,
+)
+async def alertmanager(request: Request) -> JSONResponse:
+    return await _webhook(request, "alertmanager", parse_alertmanager)
+
+
+@router.post(
+    "/api/v1/integrations/grafana",
+    summary="Grafana alerting webhook receiver; bearer token with ingest scope",
+    openapi_extra=_WEBHOOK_DOC,
+)
+async def grafana(request: Request) -> JSONResponse:
+    return await _webhook(request, "grafana", parse_grafana)
+
+
+def _pagerduty_error(exc: FirewatchError) -> JSONResponse:
+    """PagerDuty's error shape (what its clients parse) alongside Firewatch's own."""
+    problems = [f"{e['field']}: {e['problem']}" for e in exc.details.get("errors", [])] or [
+        exc.message
+    ]
+    status = {401: 400, 422: 400}.get(exc.status, exc.status)
+    if exc.code == "payload_too_large":
+        status = 413
+    body = {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": problems,
+        **exc.to_dict(),
+    }
+    return JSONResponse(body, status_code=status)
+
+
+@router.post(
+    "/api/v1/integrations/pagerduty",
+    status_code=202,
+    summary="PagerDuty Events API v2 (trigger / acknowledge / resolve); routing_key = an ingest token",
+    openapi_extra={"requestBody": _WEBHOOK_DOC["requestBody"]},
+)
+@router.post("/v2/enqueue", status_code=202, include_in_schema=False)
+async def pagerduty(request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+    try:
+        body = await _body(request)
+        event = parse_pagerduty(body, received_at=runtime.clock.now())
+        cache: TokenCache = request.app.state.token_cache
+        token = await cache.verify(runtime, event.routing_key)
+        if token is None or not token.scope.allows(Scope.INGEST):
+            raise Unauthorized(
+                "routing_key is not an integration key issued by this Firewatch",
+                code="invalid_routing_key",
+            )
+    except FirewatchError as exc:
+        return _pagerduty_error(exc)
+    event.alert.labels["integration"] = token.name
+    payload = alert_log.encode_alerts([event.alert])
+    await _accept(request, alert_log.INTERNAL, payload, 1)
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
+        status_code=202,
+    )
