@@ -170,7 +170,7 @@ class Runtime:
         self._spawn(self.alerts.run_forever(self.poll_interval), "alert-processor")
         sink = StoreSink(self.writer, self.db, self.clock)
         detection = DetectionRunner(
-            self.config.models,
+            self.config,
             sink=sink,
             clock=self.clock,
             client=self.client,

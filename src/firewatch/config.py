@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from firewatch.alerts.suppression import InhibitRule, MaintenanceWindow, default_inhibit_rules
+from firewatch.detect.rule_config import RuleConfig
 from firewatch.duration import Duration
 from firewatch.errors import ConfigError
 from firewatch.people.schemas import PersonIn
@@ -40,33 +49,98 @@ class ProbeConfig(_Section):
     timeout: Duration = Field(timedelta(seconds=1), description="A probe slower than this fails.")
     failure_threshold: int = Field(3, ge=1, description="Consecutive failures before alerting.")
     recovery_threshold: int = Field(1, ge=1, description="Consecutive successes to clear.")
+    max_backoff: Duration = Field(
+        timedelta(seconds=30),
+        description="While a target cannot be reached at all, the interval doubles up to this.",
+    )
 
 
-class ErrorRateConfig(_Section):
-    """Error rate from the service's Prometheus ``/metrics`` counters (the seed's "> 5%" alert)."""
+class HealthCheck(StrEnum):
+    """Health endpoint conventions of model servers (the path is derived from ``url``)."""
 
-    enabled: bool = True
-    requests_metric: str = Field("model_requests_total", description="Counter of all requests.")
-    errors_metric: str = Field("model_request_errors_total", description="Counter of failures.")
-    threshold: float = Field(0.05, gt=0, le=1, description="Alert when the rate exceeds this.")
-    window: Duration = Field(timedelta(seconds=60), description="Rate computed over this window.")
-    min_requests: int = Field(20, ge=1, description="Ignore windows with fewer requests.")
+    HEALTH = "health"  # GET /health, 2xx
+    HEALTHZ = "healthz"  # GET /healthz, 2xx
+    OIP_LIVE = "oip-live"  # Open Inference Protocol (KServe v2, Triton, MLServer) /v2/health/live
+    OIP_READY = "oip-ready"  # /v2/health/ready
+    OIP_MODEL = "oip-model"  # /v2/models/{name}/ready
+    KSERVE_V1 = "kserve-v1"  # /v1/models/{name}, JSON "ready": true
+    TORCHSERVE = "torchserve"  # /ping, JSON "status": "Healthy"
+    BENTOML = "bentoml"  # /readyz, 2xx
+
+
+class ScrapeConfig(_Section):
+    """Scraping the service's Prometheus ``/metrics``."""
+
     interval: Duration = Field(timedelta(seconds=15), description="Time between scrapes.")
-    severity: Severity = Field(Severity.SEV2, description="The rule's severity (seed: HIGH).")
+    window: Duration = Field(
+        timedelta(seconds=60), description="Rates and means are computed over this window."
+    )
+    min_requests: int = Field(
+        20, ge=1, description="Error rates and latencies of fewer requests are not judged."
+    )
+    mapping: str = Field(
+        "auto",
+        description="Metric names of: auto, firewatch, kserve, triton, seldon, bentoml, torchserve.",
+    )
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping(cls, value: str) -> str:
+        known = ("auto", "firewatch", "kserve", "triton", "seldon", "bentoml", "torchserve")
+        if value not in known:
+            raise ValueError(
+                f"unknown metrics mapping {value!r}: expected one of {', '.join(known)}"
+            )
+        return value
+
+
+class LimitsConfig(_Section):
+    """The service's resource limits, which the resource rules compare usage with."""
+
+    memory_bytes: int | None = Field(None, gt=0, description="Memory limit (e.g. the pod's).")
+    cpu_cores: float | None = Field(None, gt=0, description="CPU limit in cores.")
 
 
 class ModelConfig(_Section):
     """A model service Firewatch watches."""
 
     name: str = Field(description="Model name, as in the registry and alert labels.")
-    health_url: HttpUrl | None = Field(None, description="e.g. http://host:8081/health")
+    url: HttpUrl | None = Field(
+        None, description="Base URL; the health check path derives from it."
+    )
+    health_check: HealthCheck = Field(
+        HealthCheck.HEALTH, description="Which health convention the server follows."
+    )
+    health_url: HttpUrl | None = Field(None, description="Explicit health URL (overrides url).")
     metrics_url: HttpUrl | None = Field(None, description="Prometheus text endpoint.")
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
-    error_rate: ErrorRateConfig = Field(default_factory=ErrorRateConfig)
+    scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    baseline_accuracy: float | None = Field(
+        None, gt=0, le=1, description="Expected accuracy (for the accuracy-drop severity bands)."
+    )
     runbook: str | None = Field(
         "model-unavailable", description="Runbook run when this model's service is unavailable."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra alert labels (team).")
+
+    def probe_url(self) -> str | None:
+        """The URL the health probe checks, from ``health_url`` or ``url`` + the convention."""
+        if self.health_url is not None:
+            return str(self.health_url)
+        if self.url is None:
+            return None
+        paths = {
+            HealthCheck.HEALTH: "/health",
+            HealthCheck.HEALTHZ: "/healthz",
+            HealthCheck.OIP_LIVE: "/v2/health/live",
+            HealthCheck.OIP_READY: "/v2/health/ready",
+            HealthCheck.OIP_MODEL: f"/v2/models/{self.name}/ready",
+            HealthCheck.KSERVE_V1: f"/v1/models/{self.name}",
+            HealthCheck.TORCHSERVE: "/ping",
+            HealthCheck.BENTOML: "/readyz",
+        }
+        return str(self.url).rstrip("/") + paths[self.health_check]
 
 
 class ConsoleChannel(_Section):
@@ -141,6 +215,14 @@ class IncidentsConfig(_Section):
     auto_resolve: bool = True
 
 
+class PrometheusConfig(_Section):
+    """An existing Prometheus server that PromQL rules query."""
+
+    url: HttpUrl
+    bearer_token_env: str | None = Field(None, description="Environment variable with a token.")
+    timeout: Duration = timedelta(seconds=5)
+
+
 class AlertsConfig(_Section):
     """Alert processing: inhibition (Alertmanager's inhibit_rules) and maintenance windows."""
 
@@ -178,6 +260,10 @@ class FirewatchConfig(_Section):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    rules: list[RuleConfig] = Field(
+        default_factory=list, description="Alert rules; the built-ins apply unless replaced."
+    )
+    prometheus: PrometheusConfig | None = None
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
     retention: Duration = Field(
         timedelta(days=30),
@@ -190,6 +276,9 @@ class FirewatchConfig(_Section):
         _unique("models", [m.name for m in self.models])
         _unique("channels", [c.name for c in self.channels])
         _unique("people", [p.handle for p in self.people])
+        _unique("rules", [r.name for r in self.rules])
+        if self.prometheus is None and any(r.promql for r in self.rules):
+            raise ValueError("rules with promql need a prometheus: section with its url")
         names = {c.name for c in self.channels}
         for intent, channels in self.notify.channels_for.items():
             for name in channels:

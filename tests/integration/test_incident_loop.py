@@ -26,7 +26,6 @@ def config_for(service_url: str, receiver_url: str) -> FirewatchConfig:
                     "name": "iris",
                     "health_url": f"{service_url}/health",
                     "probe": {"interval": "200ms", "timeout": "1s", "failure_threshold": 2},
-                    "error_rate": {"enabled": False},
                 }
             ],
             "channels": [

@@ -73,7 +73,6 @@ def model_config(name: str, model_url: str) -> dict[str, Any]:
             "recovery_threshold": 2,
             "initial_delay": "2s",
         },
-        "error_rate": {"enabled": False},
     }
 
 

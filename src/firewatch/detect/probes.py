@@ -1,5 +1,6 @@
-"""HTTP health probes: one model service's ``/health`` polled at an interval, with a timeout and
-consecutive-failure threshold, raising ``ModelUnavailable`` (SEV1) and clearing it on recovery."""
+"""HTTP health probes of model services in their servers' conventions (``/health``, ``/healthz``,
+Open Inference Protocol, KServe v1, TorchServe, BentoML): interval, timeout, consecutive-failure
+threshold and backoff on a dead target; raises ``ModelUnavailable`` (SEV1), clears on recovery."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from prometheus_client import Histogram
 
 from firewatch.alerts.schemas import Alert, AlertStatus
 from firewatch.clock import Clock
-from firewatch.config import ModelConfig
+from firewatch.config import HealthCheck, ModelConfig
+from firewatch.detect.rule_config import Signal
+from firewatch.detect.signals import Sample, SignalStore
 from firewatch.detect.sink import DetectionSink
 from firewatch.detect.trackers import ConsecutiveTracker, Transition
 from firewatch.severity import Severity, Signals
@@ -25,20 +28,45 @@ log = logging.getLogger(__name__)
 class ProbeResult:
     ok: bool
     latency_s: float
-    detail: str  # "HTTP 200", "HTTP 503", "timed out after 1s", "connection refused"
+    detail: str  # "HTTP 200", "HTTP 503", "timed out after 1s", "connection refused", ...
+    reachable: bool = True  # False when nothing answered at all (refused, timed out)
 
 
-async def probe_once(client: httpx.AsyncClient, url: str, timeout: float) -> ProbeResult:
-    """GET ``url``; a 2xx within ``timeout`` is healthy."""
+async def probe_once(
+    client: httpx.AsyncClient, url: str, timeout: float, check: HealthCheck = HealthCheck.HEALTH
+) -> ProbeResult:
+    """GET ``url``; healthy is a 2xx within ``timeout`` whose body (for the conventions that put
+    readiness in the body: KServe v1 ``"ready": true``, TorchServe ``"status": "Healthy"``) agrees."""
     started = time.perf_counter()
     try:
         response = await client.get(url, timeout=timeout)
     except httpx.TimeoutException:
-        return ProbeResult(False, time.perf_counter() - started, f"timed out after {timeout:g}s")
+        return ProbeResult(
+            False, time.perf_counter() - started, f"timed out after {timeout:g}s", False
+        )
     except httpx.HTTPError as exc:
-        return ProbeResult(False, time.perf_counter() - started, _describe(exc))
+        return ProbeResult(False, time.perf_counter() - started, _describe(exc), False)
     elapsed = time.perf_counter() - started
-    return ProbeResult(200 <= response.status_code < 300, elapsed, f"HTTP {response.status_code}")
+    detail = f"HTTP {response.status_code}"
+    if not 200 <= response.status_code < 300:
+        return ProbeResult(False, elapsed, detail)
+    problem = _body_problem(response, check)
+    return ProbeResult(problem is None, elapsed, f"{detail}, {problem}" if problem else detail)
+
+
+def _body_problem(response: httpx.Response, check: HealthCheck) -> str | None:
+    if check not in (HealthCheck.KSERVE_V1, HealthCheck.TORCHSERVE):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return "body is not JSON"
+    if not isinstance(body, dict):
+        return "body is not a JSON object"
+    if check is HealthCheck.KSERVE_V1:
+        return None if body.get("ready") is True else f"ready is {body.get('ready')!r}"
+    status = str(body.get("status", ""))
+    return None if status.lower() == "healthy" else f"status is {status!r}"
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -66,15 +94,18 @@ class HealthProbe:
         clock: Clock,
         client: httpx.AsyncClient,
         latency: Histogram | None = None,
+        store: SignalStore | None = None,
     ) -> None:
-        if model.health_url is None:
-            raise ValueError(f"model {model.name} has no health_url to probe")
+        url = model.probe_url()
+        if url is None:
+            raise ValueError(f"model {model.name} has no health_url or url to probe")
         self.model = model
-        self.url = str(model.health_url)
+        self.url = url
         self.sink = sink
         self.clock = clock
         self.client = client
         self.latency = latency
+        self.store = store
         self.tracker = ConsecutiveTracker(
             model.probe.failure_threshold, model.probe.recovery_threshold
         )
@@ -83,11 +114,15 @@ class HealthProbe:
 
     async def check(self) -> ProbeResult:
         """One probe; fires or clears the alert when a threshold is crossed."""
-        result = await probe_once(self.client, self.url, self.model.probe.timeout.total_seconds())
+        timeout = self.model.probe.timeout.total_seconds()
+        result = await probe_once(self.client, self.url, timeout, self.model.health_check)
         self.last = result
+        now = self.clock.now()
         if self.latency is not None:
             self.latency.labels(model=self.model.name).observe(result.latency_s)
-        now = self.clock.now()
+        if self.store is not None and result.reachable:
+            sample = Sample(now, result.latency_s)
+            self.store.record(self.model.name, Signal.PROBE_LATENCY_S.value, sample)
         transition = self.tracker.observe(result.ok)
         if transition is Transition.FIRE:
             await self._fire(result, now)
@@ -96,6 +131,16 @@ class HealthProbe:
         if result.ok and not self.tracker.firing:
             await self.sink.health(self.model.name, True, now)
         return result
+
+    def next_delay(self) -> float:
+        """The probe interval; while the target does not answer at all and the alert is firing,
+        it doubles after every miss, up to ``max_backoff`` (no point hammering a dead host)."""
+        interval = self.model.probe.interval.total_seconds()
+        if self.last is None or self.last.reachable or not self.tracker.firing:
+            return interval
+        misses = self.tracker.failures - self.model.probe.failure_threshold
+        ceiling = max(interval, self.model.probe.max_backoff.total_seconds())
+        return float(min(ceiling, interval * 2 ** max(0, misses)))
 
     async def _fire(self, result: ProbeResult, now: datetime) -> None:
         version = await self.sink.current_version(self.model.name)

@@ -75,6 +75,12 @@ class CounterWindow:
         while len(self._samples) > 2 and self._samples[1][0] <= at - self.window:
             self._samples.popleft()
 
+    def span(self) -> timedelta | None:
+        """Time between the oldest and newest kept samples (None with < 2 samples)."""
+        if len(self._samples) < 2:
+            return None
+        return self._samples[-1][0] - self._samples[0][0]
+
     def rate(self) -> Rate | None:
         """Increase over the window (from the oldest kept sample), or None with < 2 samples."""
         if len(self._samples) < 2:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from firewatch.detect.error_rate import ScrapeError, sum_counters
 from firewatch.detect.trackers import (
     ConsecutiveTracker,
     CounterWindow,
@@ -58,31 +55,3 @@ def test_threshold_needs_enough_requests_and_is_strictly_above() -> None:
     assert tracker.observe(Rate(100, 6)) is Transition.FIRE
     assert tracker.observe(Rate(100, 50)) is None  # still firing
     assert tracker.observe(Rate(100, 5)) is Transition.CLEAR
-
-
-TRITON_LIKE = """\
-# HELP model_requests_total Requests.
-# TYPE model_requests_total counter
-model_requests_total{model="iris",version="v2"} 120
-model_requests_total{model="iris",version="v3"} 30
-model_requests_total{model="wine",version="v1"} 999
-# TYPE model_request_errors_total counter
-model_request_errors_total{model="iris",version="v3"} 12
-"""
-
-
-def test_sum_counters_filters_the_model_and_sums_versions() -> None:
-    totals = sum_counters(
-        TRITON_LIKE,
-        requests="model_requests_total",
-        errors="model_request_errors_total",
-        model="iris",
-    )
-    assert (totals.requests, totals.errors) == (150, 12)
-
-
-def test_sum_counters_errors_are_clear() -> None:
-    with pytest.raises(ScrapeError, match="not found"):
-        sum_counters(TRITON_LIKE, requests="nope_total", errors="x", model="iris")
-    with pytest.raises(ScrapeError, match="not Prometheus text"):
-        sum_counters("this is { not metrics", requests="a", errors="b", model="iris")

@@ -1,5 +1,5 @@
 """Ingest adapters: other tools' alert bodies (Alertmanager, Grafana, PagerDuty Events API v2)
-parsed, validated and mapped onto Firewatch ``Alert``s, with no I/O and no clock reads.
+parsed, validated and mapped onto Firewatch ``Alert`` objects, with no I/O and no clock reads.
 
 Usage::
 

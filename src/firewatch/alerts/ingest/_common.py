@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from firewatch.errors import InvalidInput
-from firewatch.severity import Severity, foreign_severity
+from firewatch.severity import FOREIGN_SEVERITIES, Severity, foreign_severity
 
 MAX_PROBLEMS = 20
 """How many problems an ``InvalidInput`` lists in ``details.errors``; the rest are counted."""
@@ -28,6 +28,8 @@ DEFAULT_SEVERITY = Severity.SEV3
 """The severity of an alert that names none, or a word not in the foreign-severity table."""
 
 _CANONICAL_SEVERITIES = frozenset(s.value for s in Severity)
+_KNOWN_SEVERITIES = {**FOREIGN_SEVERITIES, **{s.value: s for s in Severity}}
+"""foreign_severity() of the words as written in the table and SEV1..SEV4: a lookup, no call."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MORE_DIGITS = re.compile(r"\d*")
 
@@ -86,9 +88,9 @@ def load_object(body: bytes, sender: str) -> dict[str, Any]:
 
 def child(parent: str, key: str) -> str:
     """The path of ``parent``'s member ``key``: ``a.b`` or ``a["odd key"]``."""
-    if _IDENTIFIER.fullmatch(key):
+    if _IDENTIFIER.fullmatch(key) and len(key) <= 60:
         return f"{key}" if parent == ROOT else f"{parent}.{key}"
-    quoted = orjson.dumps(key).decode()
+    quoted = orjson.dumps(key if len(key) <= 60 else f"{key[:57]}...").decode()
     return f"{'' if parent == ROOT else parent}[{quoted}]"
 
 
@@ -146,18 +148,10 @@ def parse_time(text: str, *, naive_is_utc: bool = False) -> datetime:
     return moment
 
 
-def set_source(labels: dict[str, str], source: str) -> None:
-    """Set the ``source`` label; a different one the sender set is kept as ``upstream_source``."""
-    upstream = labels.get("source")
-    if upstream is not None and upstream != source:
-        labels["upstream_source"] = upstream
-    labels["source"] = source
-
-
 def set_severity(labels: dict[str, str], word: str | None) -> None:
     """Map another tool's severity word onto ``severity``; keep a non-SEV word as
     ``upstream_severity``. Absent or unknown words give SEV3."""
-    severity = foreign_severity(word) if word else None
+    severity = (_KNOWN_SEVERITIES.get(word) or foreign_severity(word)) if word else None
     # The member itself (a str): Alert.__post_init__ takes Severity.parse's fast path for it
     # and stores the plain value.
     labels["severity"] = severity or DEFAULT_SEVERITY

@@ -8,7 +8,7 @@ and which extra per-alert fields it keeps as annotations.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +22,24 @@ from firewatch.alerts.ingest._common import (
     load_object,
     parse_time,
     set_severity,
-    set_source,
     string_map_problems,
 )
 from firewatch.alerts.schemas import Alert, AlertStatus
 
 _STATUSES = {"firing": AlertStatus.FIRING, "resolved": AlertStatus.RESOLVED}
+_ALERT_FIELDS = (
+    "labels",
+    "starts_at",
+    "annotations",
+    "status",
+    "ends_at",
+    "signals",
+    "fingerprint",
+)
+# Alerts are built with positional arguments, measurably faster than keywords on this path;
+# fail at import rather than mix fields up if Alert's field order ever changes.
+if tuple(f.name for f in fields(Alert))[: len(_ALERT_FIELDS)] != _ALERT_FIELDS:
+    raise RuntimeError(f"firewatch.alerts.schemas.Alert fields changed; expected {_ALERT_FIELDS}")
 _HEX = "0123456789abcdef"
 
 
@@ -103,10 +115,21 @@ def _alert(
     status = _STATUSES.get(word) if type(word) is str else None
     if status is None:
         _missing_or_wrong(raw, "status", index, '"firing" or "resolved"', problems)
-    starts_at = _time(raw, "startsAt", index, problems)
+    text = raw.get("startsAt")
+    starts_at = None  # stays None for the zero time: refused below
+    if type(text) is not str:
+        _missing_or_wrong(raw, "startsAt", index, "an RFC 3339 time", problems)
+    elif text != ZERO_TIME:
+        try:
+            starts_at = parse_time(text)
+        except ValueError as exc:
+            problems.add(f"alerts[{index}].startsAt", str(exc))
     ends_at = None if raw.get("endsAt") == ZERO_TIME else _time(raw, "endsAt", index, problems)
     fingerprint = raw.get("fingerprint")
-    if fingerprint is not None and not _is_fingerprint(fingerprint):
+    if fingerprint is not None and (
+        type(fingerprint) is not str
+        or (fingerprint and (len(fingerprint) != 16 or fingerprint.strip(_HEX)))
+    ):
         _missing_or_wrong(raw, "fingerprint", index, "16 lowercase hex digits", problems)
     for name in flavour.string_extras:
         value = raw.get(name)
@@ -122,11 +145,12 @@ def _alert(
             annotations.setdefault(name, orjson.dumps(value).decode())
     if problems.count > before:
         return None
-    if starts_at is None:
-        problems.add(f"alerts[{index}].startsAt", f"must be a real time, got {ZERO_TIME!r}")
+    if starts_at is None or starts_at.year == 1:
+        problems.add(
+            f"alerts[{index}].startsAt", "must be a real time, not Go's zero time (year 1)"
+        )
         return None
-    alertname = labels.get("alertname")
-    if not alertname:
+    if not labels.get("alertname"):
         if fallback is None:
             problems.add(
                 f"alerts[{index}].labels.alertname",
@@ -134,33 +158,18 @@ def _alert(
             )
             return None
         labels["alertname"] = fallback
-    return _build(labels, annotations, status, starts_at, ends_at, fingerprint, flavour.source)
-
-
-def _build(
-    labels: dict[str, str],
-    annotations: dict[str, str],
-    status: AlertStatus | None,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    fingerprint: str | None,
-    source: str,
-) -> Alert:
-    # The parsed body is ours alone: the labels dict is updated in place rather than copied.
+    # The parsed body is ours alone: its labels dict is updated in place rather than copied.
     if not labels.get("model") and labels.get("service"):
         labels["model"] = labels["service"]
     if not labels.get("version") and labels.get("model_version"):
         labels["version"] = labels["model_version"]
     set_severity(labels, labels.get("severity"))
-    set_source(labels, source)
-    return Alert(
-        labels=labels,
-        starts_at=starts_at,
-        annotations=annotations,
-        status=status or AlertStatus.FIRING,
-        ends_at=ends_at,
-        fingerprint=fingerprint or None,
-    )
+    upstream = labels.get("source")
+    if upstream is not None and upstream != flavour.source:
+        labels["upstream_source"] = upstream
+    labels["source"] = flavour.source
+    # Positional (see _ALERT_FIELDS); ``status`` is None only alongside a reported problem.
+    return Alert(labels, starts_at, annotations, status, ends_at, None, fingerprint or None)  # type: ignore[arg-type]
 
 
 def _time(raw: dict[str, Any], name: str, index: int, problems: Problems) -> datetime | None:
@@ -177,11 +186,6 @@ def _time(raw: dict[str, Any], name: str, index: int, problems: Problems) -> dat
         problems.add(f"alerts[{index}].{name}", str(exc))
         return None
     return None if moment.year == 1 and moment == _ZERO else moment
-
-
-def _is_fingerprint(value: object) -> bool:
-    """16 lowercase hex digits; an empty string counts as no fingerprint."""
-    return type(value) is str and (not value or (len(value) == 16 and not value.strip(_HEX)))
 
 
 def _missing_or_wrong(

@@ -27,7 +27,9 @@ Mapping onto the shared labels:
 ``severity``          ``foreign_severity(payload.severity)`` (critical→SEV1, error→SEV2,
                       warning→SEV3, info→SEV4); SEV3 when absent (acknowledge/resolve)
 ``upstream_severity`` the original ``payload.severity`` word
-``group``, ``class``, ``component``  the payload fields of those names, when present
+``group``             ``payload.group`` when present
+``class``             ``payload.class`` when present
+``component``         ``payload.component`` when present
 ``upstream_source``   ``payload.source``
 annotations           each top-level ``custom_details`` entry (non-strings as JSON text; a
                       custom_details that is not an object becomes ``custom_details``), then

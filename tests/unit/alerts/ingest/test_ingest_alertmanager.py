@@ -262,3 +262,20 @@ def test_up_to_twenty_problems_are_reported_and_the_rest_counted() -> None:
     assert error.details["omitted"] == 4
     assert "(and 23 more problems, see details.errors)" in error.message
     assert error.details["errors"][3]["field"] == "alerts[1].labels.alertname"
+
+
+CAPTURED = sorted(path.name for path in FIXTURES.glob("captured_*.json"))
+
+
+@pytest.mark.parametrize("name", CAPTURED)
+def test_bodies_captured_from_the_real_binary_parse_with_its_fingerprints(name: str) -> None:
+    raw = fixture(name)
+    alerts = parse_alertmanager((FIXTURES / name).read_bytes())
+    assert len(alerts) == len(raw["alerts"])
+    for sent, alert in zip(raw["alerts"], alerts, strict=True):
+        assert alert.fingerprint == sent["fingerprint"] == fingerprint(sent["labels"])
+        assert alert.status is AlertStatus(sent["status"])
+        assert (alert.ends_at is None) == (sent["endsAt"] == "0001-01-01T00:00:00Z")
+    hand_written = fixture(f"webhook_{raw['status']}.json")
+    assert hand_written.keys() == raw.keys()
+    assert hand_written["alerts"][0].keys() == raw["alerts"][0].keys()
