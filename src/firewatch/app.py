@@ -9,6 +9,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from firewatch.alerts import log as alert_log
 from firewatch.alerts import service as alerts_service
 from firewatch.alerts.ingest import parse_alertmanager, parse_grafana
 from firewatch.alerts.pipeline import AUTO_RESOLVE_JOB, AlertPolicy
+from firewatch.alerts.process import start_processor_process, stop_processor_process
 from firewatch.alerts.processor import AlertProcessor, Decoder
 from firewatch.alerts.schemas import Alert
 from firewatch.clock import Clock, SystemClock
@@ -136,6 +138,7 @@ class Runtime:
     consumers: list[EventConsumer] = field(init=False, default_factory=list)
     jobs: JobRunner | None = field(init=False, default=None)
     alerts: AlertProcessor | None = field(init=False, default=None)
+    _processor: BaseProcess | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -166,8 +169,12 @@ class Runtime:
         self._spawn(self.jobs.run_forever(self.poll_interval), "jobs")
         for consumer in self.consumers:
             self._spawn(consumer.run_forever(self.poll_interval), f"consumer-{consumer.name}")
-        assert self.alerts is not None
-        self._spawn(self.alerts.run_forever(self.poll_interval), "alert-processor")
+        if self.alerts is not None:
+            self._spawn(self.alerts.run_forever(self.poll_interval), "alert-processor")
+        else:
+            self._processor = start_processor_process(
+                self.config.model_dump(mode="json", by_alias=True), self.db.url
+            )
         sink = StoreSink(self.writer, self.db, self.clock)
         detection = DetectionRunner(
             self.config,
@@ -180,13 +187,16 @@ class Runtime:
         self._spawn(self._prune_forever(), "prune")
 
     def _build_workers(self) -> None:
-        self.alerts = AlertProcessor(
-            db=self.db,
-            writer=self.writer,
-            clock=self.clock,
-            policy=self.alert_policy,
-            decoders=alert_decoders(),
-        )
+        if self.config.alerts.processor == "thread":
+            self.alerts = AlertProcessor(
+                db=self.db,
+                writer=self.writer,
+                clock=self.clock,
+                policy=self.alert_policy,
+                decoders=alert_decoders(),
+            )
+        else:  # another process commits incidents: hear of them sooner than the usual poll
+            self.poll_interval = min(self.poll_interval, 0.1)
         channels = {c.name: build_channel(c, client=self.client) for c in self.config.channels}
         notify = notify_worker.NotifyWorker(
             self.config.notify,
@@ -260,6 +270,9 @@ class Runtime:
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
     async def stop(self) -> None:
+        if self._processor is not None:
+            await asyncio.to_thread(stop_processor_process, self._processor)
+            self._processor = None
         for task in self._tasks:
             task.cancel()
         if self._tasks:

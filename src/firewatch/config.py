@@ -228,6 +228,11 @@ class AlertsConfig(_Section):
 
     inhibit_rules: list[InhibitRule] = Field(default_factory=default_inhibit_rules)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    processor: Literal["thread", "process"] = Field(
+        "thread",
+        description="Where alerts are processed: in the server (simplest, lowest latency) or in "
+        "a process of its own (for high alert volume: the API keeps a core to itself).",
+    )
 
 
 class RunbooksConfig(_Section):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
+from firewatch.alerts import log as alert_log
 from firewatch.incidents.lifecycle import OPEN_STATUSES
 from firewatch.incidents.models import IncidentRow
 from firewatch.severity import Severity
@@ -54,6 +55,7 @@ class FirewatchCollector:
                 lag.add_metric(
                     [consumer.name], last - event_log.cursor_position(session, consumer.name)
                 )
+            backlog, oldest = alert_log.backlog(session)
             for kind, status, count in session.execute(
                 select(JobRow.kind, JobRow.status, func.count()).group_by(
                     JobRow.kind, JobRow.status
@@ -63,6 +65,19 @@ class FirewatchCollector:
         yield open_incidents
         yield lag
         yield jobs
+        yield GaugeMetricFamily(
+            "firewatch_alert_backlog", "Alerts accepted but not processed yet.", value=backlog
+        )
+        age = (runtime.clock.now() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "firewatch_alert_backlog_age_seconds",
+            "How long the oldest unprocessed alert waited.",
+            value=max(0.0, age),
+        )
+        if runtime.alerts is not None:
+            yield CounterMetricFamily(
+                "firewatch_alerts_processed", "Alerts processed.", value=runtime.alerts.processed
+            )
         failures = CounterMetricFamily(
             "firewatch_consumer_failures",
             "Events a consumer could not handle.",

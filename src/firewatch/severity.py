@@ -43,7 +43,7 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         """1 for SEV1 (most severe) .. 4 for SEV4."""
-        return int(self.value[-1])
+        return RANK[self]
 
     @property
     def seed_name(self) -> str:
@@ -58,6 +58,9 @@ class Severity(StrEnum):
         """Accept ``SEV1``..``SEV4`` (any case), ``1``..``4`` and the aliases CRITICAL/HIGH/MEDIUM/LOW."""
         if isinstance(value, Severity):
             return value
+        found = _EXACT.get(value)
+        if found is not None:  # the common case, on the ingest hot path: no string work
+            return found
         key = str(value).strip().upper()
         if key in cls.__members__:
             return cls[key]
@@ -77,6 +80,9 @@ _SEED_NAMES = {
     Severity.SEV4: "LOW",
 }
 _ALIASES = {name: sev for sev, name in _SEED_NAMES.items()}
+RANK: dict[Severity, int] = {s: int(s.value[-1]) for s in Severity}
+"""1 for SEV1 .. 4 for SEV4 (a dict: faster than the property on hot paths)."""
+_EXACT: dict[str, Severity] = {s.value: s for s in Severity}
 
 
 FOREIGN_SEVERITIES: dict[str, Severity] = {

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from firewatch.api.app import create_app
+from firewatch.api.fastlane import IngestFastLane
 from firewatch.app import Runtime
 from firewatch.auth import service as auth_service
 from firewatch.auth.service import Scope
@@ -31,7 +32,7 @@ async def api_client(
     run_workers: bool = False,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
     runtime = Runtime(config or FirewatchConfig(), db, clock=clock, run_workers=run_workers)
-    app = create_app(runtime)
+    app = IngestFastLane(create_app(runtime))  # what `firewatch serve` runs
     headers = {"Authorization": f"Bearer {make_token(db, clock, scope)}"} if scope else {}
     await runtime.start()
     try:

@@ -1,40 +1,36 @@
 """Alert processing: a batch of alerts becomes alert state and incident changes, in one transaction.
 
 Per batch: fingerprint, keep the last word per fingerprint, deduplicate against what is already
-firing, suppress (silences, maintenance windows, inhibition — kept, never dropped), group the
-rest by ``group_by`` (default: one open incident per model) and open or attach — one timeline
-entry per incident per batch, however many alerts arrive — then write the rows in bulk and
-schedule the auto-resolve of incidents whose alerts all cleared.
-
-`PipelineState` is what the processor remembers between batches, bounded: recently seen alerts
-(an LRU; misses are read from the database in one query per batch), computed fingerprints, and
-the firing alerts that inhibit others.
+firing (a repeat of an attached alert touches nothing but, now and then, ``last_seen_at``),
+suppress (silences, maintenance windows, inhibition — kept, never dropped), group the rest by
+``group_by`` (default: one open incident per model) and open or attach — one timeline entry per
+incident per batch, however many alerts arrive — then write the rows in bulk and schedule the
+auto-resolve of incidents whose alerts all cleared.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer
 
-from firewatch.alerts.fingerprint import fingerprint
+from firewatch.alerts import bulk
 from firewatch.alerts.matchers import parse_matchers
 from firewatch.alerts.models import AlertRow
 from firewatch.alerts.schemas import Alert, AlertStatus
 from firewatch.alerts.silences import active_silences
+from firewatch.alerts.state import Known, PipelineState
 from firewatch.alerts.suppression import (
-    CompiledInhibitRule,
     InhibitRule,
     MaintenanceWindow,
     Suppressor,
-    compile_rules,
     default_inhibit_rules,
 )
 from firewatch.errors import Conflict
@@ -43,13 +39,22 @@ from firewatch.incidents.lifecycle import OPEN_STATUSES
 from firewatch.incidents.models import IncidentRow
 from firewatch.incidents.service import SYSTEM, Actor
 from firewatch.incidents.timeline import TimelineKind, record
-from firewatch.severity import Classification, Severity, SeverityPolicy, Signals, effective_severity
+from firewatch.severity import (
+    RANK,
+    Classification,
+    Severity,
+    SeverityPolicy,
+    Signals,
+    effective_severity,
+)
 from firewatch.store import jobs as job_table
 
 AUTO_RESOLVE_JOB = "incident.auto_resolve"
 LAST_SEEN_EVERY = timedelta(seconds=30)  # a repeat refreshes last_seen_at at most this often
-SIGNALS_KEPT = 50  # signal entries kept on an incident (the count of the rest is kept)
-_OPEN = [s.value for s in OPEN_STATUSES]
+SIGNALS_KEPT = 50  # signal entries kept on an incident
+ATTACH_ENTRY_EVERY = timedelta(seconds=30)
+_OPEN = frozenset(s.value for s in OPEN_STATUSES)
+_FIRING = AlertStatus.FIRING.value
 
 
 class Outcome(StrEnum):
@@ -62,7 +67,7 @@ class Outcome(StrEnum):
     IGNORED = "ignored"  # a clear or acknowledge for an alert that is not firing
 
 
-@dataclass
+@dataclass(slots=True)
 class ProcessResult:
     fingerprint: str
     outcome: Outcome
@@ -82,46 +87,17 @@ class AlertPolicy:
     inhibit_rules: tuple[InhibitRule, ...] = tuple(default_inhibit_rules())
     maintenance: tuple[MaintenanceWindow, ...] = ()
 
+    def new_state(self) -> PipelineState:
+        return PipelineState(self.inhibit_rules)
 
-@dataclass
-class Known:
-    row_id: int
+
+@dataclass(slots=True)
+class _Incident:
+    """What the fast path needs to know of an incident, without loading its row."""
+
+    display_id: str
     status: str
-    incident_id: int | None
-    suppressed_by: str | None
-    last_seen_at: datetime
-
-
-class PipelineState:
-    """What processing remembers between batches; every part is bounded."""
-
-    def __init__(self, policy: AlertPolicy, *, max_known: int = 100_000) -> None:
-        self.rules: list[CompiledInhibitRule] = compile_rules(policy.inhibit_rules)
-        self.sources: list[dict[tuple[str, ...], str]] = [{} for _ in self.rules]
-        self.known: OrderedDict[str, Known] = OrderedDict()
-        self.fingerprints: OrderedDict[tuple[tuple[str, str], ...], str] = OrderedDict()
-        self.max_known = max_known
-        self.warm = False
-
-    def remember(self, fp: str, known: Known) -> None:
-        self.known[fp] = known
-        self.known.move_to_end(fp)
-        if len(self.known) > self.max_known:
-            self.known.popitem(last=False)
-
-    def fingerprint_of(self, alert: Alert) -> str:
-        if alert.fingerprint:
-            return alert.fingerprint
-        if alert.dedup_key:  # PagerDuty: a dedup key is unique per integration (routing key)
-            scope = {"source": alert.labels["source"], "dedup_key": alert.dedup_key}
-            return fingerprint({**scope, "integration": alert.labels.get("integration", "")})
-        key = tuple(sorted(alert.labels.items()))
-        found = self.fingerprints.get(key)
-        if found is None:
-            found = self.fingerprints[key] = fingerprint(alert.labels)
-            if len(self.fingerprints) > self.max_known:
-                self.fingerprints.popitem(last=False)
-        return found
+    rank: int
 
 
 def group_key(alert: Alert, group_by: Sequence[str]) -> str:
@@ -138,7 +114,7 @@ def process_alerts(
     state: PipelineState | None = None,
 ) -> list[ProcessResult]:
     """Apply a batch of alerts in the caller's transaction; one result per distinct alert."""
-    state = state or PipelineState(policy)
+    state = state or policy.new_state()
     if not state.warm:
         _warm(session, state)
     return _Batch(session, now, policy, state).run(alerts)
@@ -154,35 +130,39 @@ class _Batch:
             windows=[
                 (w.name, parse_matchers(w.matchers)) for w in policy.maintenance if w.active(now)
             ],
-            rules=state.rules,
-            sources=state.sources,
         )
-        self.inserts: list[dict[str, Any]] = []
+        self.inserts: list[tuple[Any, ...]] = []
+        self.values = bulk.Values(bulk.is_sqlite(session))
+        self.now_value = self.values.time(now)
         self.updates: list[dict[str, Any]] = []
         self.pending: dict[str, list[tuple[str, Alert, Classification, ProcessResult]]] = (
             defaultdict(list)
         )
         self.cleared: dict[int, list[Alert]] = defaultdict(list)
         self.released: list[str] = []
-        self.incidents: dict[int, IncidentRow] = {}
+        self.info: dict[int, _Incident] = {}
+        self.rows: dict[int, IncidentRow] = {}
         self.classified: dict[str | None, Classification] = {}
+        self.stale = now - LAST_SEEN_EVERY
 
     def run(self, alerts: Sequence[Alert]) -> list[ProcessResult]:
         latest: dict[str, Alert] = {}
+        fingerprint_of = self.state.fingerprint_of
         for alert in alerts:
-            fp = self.state.fingerprint_of(alert)
+            fp = fingerprint_of(alert)
             latest.pop(fp, None)
             latest[fp] = alert
         known = self._lookup(list(latest))
-        self._load_incidents({k.incident_id for k in known.values() if k.incident_id})
+        self._load_info({k.incident_id for k in known.values() if k.incident_id})
         results = []
         for fp, alert in latest.items():
+            k = known.get(fp)
             if alert.status is AlertStatus.FIRING:
-                results.append(self._fire(fp, alert, known.get(fp)))
+                results.append(self._fire(fp, alert, k))
             elif alert.status is AlertStatus.RESOLVED:
-                results.append(self._resolve(fp, alert, known.get(fp)))
+                results.append(self._resolve(fp, alert, k))
             else:
-                results.append(self._acknowledge(fp, alert, known.get(fp)))
+                results.append(self._acknowledge(fp, alert, k))
         self._attach_groups()
         self._write_rows()
         self._after_clears()
@@ -193,53 +173,61 @@ class _Batch:
     # -- reading ---------------------------------------------------------------------------------
 
     def _lookup(self, fps: list[str]) -> dict[str, Known]:
-        found = {fp: self.state.known[fp] for fp in fps if fp in self.state.known}
+        remembered = self.state.known
+        found = {fp: remembered[fp] for fp in fps if fp in remembered}
         missing = [fp for fp in fps if fp not in found]
         for chunk in _chunks(missing, 900):
             rows = self.session.execute(
                 select(
                     AlertRow.fingerprint,
-                    AlertRow.id,
                     AlertRow.status,
                     AlertRow.incident_id,
                     AlertRow.suppressed_by,
                     AlertRow.last_seen_at,
                 ).where(AlertRow.fingerprint.in_(chunk))
             ).all()
-            for fp, row_id, status, incident_id, suppressed_by, last_seen in rows:
-                found[fp] = Known(row_id, status, incident_id, suppressed_by, last_seen)
+            for fp, status, incident_id, suppressed_by, last_seen in rows:
+                found[fp] = Known(status, incident_id, suppressed_by, last_seen)
                 self.state.remember(fp, found[fp])
         return found
 
-    def _load_incidents(self, ids: set[int]) -> None:
-        missing = [i for i in ids if i not in self.incidents]
+    def _load_info(self, ids: Iterable[int]) -> None:
+        missing = [i for i in ids if i not in self.info]
         for chunk in _chunks(missing, 900):
-            for row in self.session.scalars(select(IncidentRow).where(IncidentRow.id.in_(chunk))):
-                self.incidents[row.id] = row
+            rows = self.session.execute(
+                select(
+                    IncidentRow.id, IncidentRow.display_id, IncidentRow.status, IncidentRow.severity
+                ).where(IncidentRow.id.in_(chunk))
+            )
+            for incident_id, display_id, status, severity in rows:
+                self.info[incident_id] = _Incident(display_id, status, Severity(severity).rank)
 
-    def _open_incident(self, incident_id: int | None) -> IncidentRow | None:
-        row = self.incidents.get(incident_id) if incident_id else None
-        return row if row is not None and row.status in _OPEN else None
+    def _row(self, incident_id: int) -> IncidentRow:
+        row = self.rows.get(incident_id)
+        if row is None:
+            row = self.rows[incident_id] = self.session.get_one(IncidentRow, incident_id)
+        return row
 
     # -- the three kinds of alert ----------------------------------------------------------------
 
     def _fire(self, fp: str, alert: Alert, known: Known | None) -> ProcessResult:
         classification = self._classify(alert)
-        self.suppressor.source_fired(alert.labels, fp)
-        incident = self._open_incident(known.incident_id) if known else None
-        if known is not None and known.status == AlertStatus.FIRING and incident is not None:
-            self._raise(incident, classification.severity, alert)
-            self._touch(fp, known, alert)
-            return ProcessResult(fp, Outcome.UPDATED, incident.display_id)
-        reason = self.suppressor.reason(alert.labels, fp)
+        if known is not None and known.status == _FIRING and known.incident_id is not None:
+            info = self.info.get(known.incident_id)
+            if info is not None and info.status in _OPEN:  # a repeat: the common case
+                if RANK[classification.severity] < info.rank:
+                    self._raise(known.incident_id, classification.severity, alert)
+                if known.last_seen_at <= self.stale:
+                    self.updates.append({"fingerprint": fp, "last_seen_at": self.now})
+                    known.last_seen_at = self.now
+                return ProcessResult(fp, Outcome.UPDATED, info.display_id)
+        self.state.source_fired(fp, alert)
+        reason = self.suppressor.reason(alert.labels)
+        if reason is None and (source := self.state.inhibited_by(fp, alert)) is not None:
+            reason = f"inhibited:{source}"
         if reason is not None:
-            if (
-                known is not None
-                and known.status == AlertStatus.FIRING
-                and known.suppressed_by == reason
-            ):
-                self._touch(fp, known, alert)
-            else:
+            repeat = known is not None and known.status == _FIRING and known.suppressed_by == reason
+            if not repeat:
                 self._store(fp, alert, known, classification.severity, None, reason)
             return ProcessResult(fp, Outcome.SUPPRESSED, reason=reason)
         result = ProcessResult(fp, Outcome.ATTACHED)
@@ -249,34 +237,37 @@ class _Batch:
         return result
 
     def _resolve(self, fp: str, alert: Alert, known: Known | None) -> ProcessResult:
-        if known is None or known.status != AlertStatus.FIRING:
+        if known is None or known.status != _FIRING:
             return ProcessResult(fp, Outcome.IGNORED)
-        ends = alert.ends_at or self.now
         self.updates.append(
             {
-                "id": known.row_id,
+                "fingerprint": fp,
                 "status": AlertStatus.RESOLVED.value,
-                "ends_at": ends,
+                "ends_at": alert.ends_at or self.now,
                 "last_seen_at": self.now,
             }
         )
         known.status, known.last_seen_at = AlertStatus.RESOLVED.value, self.now
-        if self.suppressor.source_cleared(alert.labels, fp):
+        if self.state.source_cleared(fp, alert):
             self.released.append(fp)
-        incident = self._open_incident(known.incident_id)
-        if incident is not None:
-            self.cleared[incident.id].append(alert)
-        return ProcessResult(fp, Outcome.RESOLVED, incident.display_id if incident else None)
+        info = self.info.get(known.incident_id) if known.incident_id else None
+        if info is None or info.status not in _OPEN:
+            return ProcessResult(fp, Outcome.RESOLVED)
+        self.cleared[known.incident_id or 0].append(alert)
+        return ProcessResult(fp, Outcome.RESOLVED, info.display_id)
 
     def _acknowledge(self, fp: str, alert: Alert, known: Known | None) -> ProcessResult:
-        incident = self._open_incident(known.incident_id) if known else None
-        if incident is None:
+        info = self.info.get(known.incident_id) if known and known.incident_id else None
+        if known is None or known.incident_id is None or info is None or info.status not in _OPEN:
             return ProcessResult(fp, Outcome.IGNORED)
         with contextlib.suppress(Conflict):  # already acknowledged: idempotent, as in PagerDuty
             incident_service.acknowledge(
-                self.session, incident=incident, actor=Actor(alert.labels["source"]), now=self.now
+                self.session,
+                incident=self._row(known.incident_id),
+                actor=Actor(alert.labels["source"]),
+                now=self.now,
             )
-        return ProcessResult(fp, Outcome.ACKNOWLEDGED, incident.display_id)
+        return ProcessResult(fp, Outcome.ACKNOWLEDGED, info.display_id)
 
     # -- grouping --------------------------------------------------------------------------------
 
@@ -285,13 +276,14 @@ class _Batch:
             return
         open_by_group: dict[str, IncidentRow] = {}
         for chunk in _chunks(list(self.pending), 900):
-            for row in self.session.scalars(
-                select(IncidentRow).where(
-                    IncidentRow.group_key.in_(chunk), IncidentRow.status.in_(_OPEN)
-                )
-            ):
+            query = (
+                select(IncidentRow)
+                .where(IncidentRow.group_key.in_(chunk), IncidentRow.status.in_(_OPEN))
+                .options(defer(IncidentRow.labels), defer(IncidentRow.signals))
+            )
+            for row in self.session.scalars(query):
                 open_by_group[row.group_key or ""] = row
-                self.incidents[row.id] = row
+                self.rows[row.id] = row
         for key, items in self.pending.items():
             items.sort(key=lambda item: item[2].severity.rank)
             incident = open_by_group.get(key)
@@ -336,17 +328,63 @@ class _Batch:
                 "starts_at": alert.starts_at.isoformat(),
             },
         )
-        self.incidents[incident.id] = incident
+        self.rows[incident.id] = incident
+        self.state.remember_names(incident.id, {alert.alertname})
+        self.info[incident.id] = _Incident(
+            incident.display_id, incident.status, classification.severity.rank
+        )
         return incident
 
     def _record_attached(
         self, incident: IncidentRow, items: list[tuple[str, Alert, Classification, ProcessResult]]
     ) -> None:
-        if len(items) == 1:
+        # A flood of alerts makes one entry per incident per ATTACH_ENTRY_EVERY, not one per batch:
+        # alerts arriving in between are counted into the next entry.
+        last, unrecorded = self.state.attach_entries.get(incident.id, (None, 0))
+        if last is not None and self.now - last < ATTACH_ENTRY_EVERY:
+            self.state.attach_entries[incident.id] = (last, unrecorded + len(items))
+        else:
+            self.state.noted_attach(incident.id, self.now)
+            self._attach_entry(incident, items, unrecorded)
+        self._keep_signals(incident, items)
+        top = min((c.severity for _, _, c, _ in items), key=lambda s: s.rank)
+        self._raise(incident.id, top, items[0][1])
+
+    def _keep_signals(
+        self, incident: IncidentRow, items: list[tuple[str, Alert, Classification, ProcessResult]]
+    ) -> None:
+        """The incident keeps the signal of the first alert of each kind (alertname) that joined
+        it, up to SIGNALS_KEPT: what opened it and what came after, not every repeat."""
+        names = self.state.signal_names.get(incident.id)
+        if names is None:  # read once per incident per process
+            with self.session.no_autoflush:  # a flush per incident would cost more than the rest
+                names = {str(s.get("alertname")) for s in incident.signals}
+            self.state.remember_names(incident.id, names)
+        new: dict[str, tuple[str, Alert, Classification]] = {}
+        for fp, alert, classification, _ in items:
+            if alert.alertname not in names and alert.alertname not in new:
+                new[alert.alertname] = (fp, alert, classification)
+        room = SIGNALS_KEPT - len(names)
+        if not new or room <= 0:
+            return
+        entries = [_signal_entry(a, fp, c.reasons) for fp, a, c in list(new.values())[:room]]
+        with self.session.no_autoflush:
+            incident.signals = [*incident.signals, *entries]
+        names.update(str(e["alertname"]) for e in entries)
+
+    def _attach_entry(
+        self,
+        incident: IncidentRow,
+        items: list[tuple[str, Alert, Classification, ProcessResult]],
+        earlier: int,
+    ) -> None:
+        if len(items) == 1 and not earlier:
             alert = items[0][1]
             text = f"Alert {alert.alertname} fired: {_summary(alert)}"
         else:
             text = f"{len(items)} alerts fired: {_counted(a.alertname for _, a, _, _ in items)}"
+            if earlier:
+                text += f" (and {earlier} more since the last entry)"
         record(
             self.session,
             incident,
@@ -362,15 +400,9 @@ class _Batch:
                 ],
             },
         )
-        kept = list(incident.signals)
-        room = SIGNALS_KEPT - len(kept)
-        if room > 0:
-            kept += [_signal_entry(a, fp, c.reasons) for fp, a, c, _ in items[:room]]
-            incident.signals = kept
-        top = min((c.severity for _, _, c, _ in items), key=lambda s: s.rank)
-        self._raise(incident, top, items[0][1])
 
-    def _raise(self, incident: IncidentRow, severity: Severity, alert: Alert) -> None:
+    def _raise(self, incident_id: int, severity: Severity, alert: Alert) -> None:
+        incident = self._row(incident_id)
         if severity.is_higher_than(Severity(incident.severity)):
             incident_service.set_severity(
                 self.session,
@@ -381,23 +413,21 @@ class _Batch:
                 policy=self.policy.severity,
                 reason=f"alert {alert.alertname} is {severity}",
             )
+            if incident_id in self.info:
+                self.info[incident_id].rank = severity.rank
 
     def _classify(self, alert: Alert) -> Classification:
         if alert.signals is not None:
             return effective_severity(alert.severity, alert.signals, self.policy.severity)
         key = alert.labels.get("severity")
-        if key not in self.classified:
-            self.classified[key] = effective_severity(
+        found = self.classified.get(key)
+        if found is None:
+            found = self.classified[key] = effective_severity(
                 alert.severity, Signals(), self.policy.severity
             )
-        return self.classified[key]
+        return found
 
     # -- writing ---------------------------------------------------------------------------------
-
-    def _touch(self, fp: str, known: Known, alert: Alert) -> None:
-        if self.now - known.last_seen_at >= LAST_SEEN_EVERY:
-            self.updates.append({"id": known.row_id, "last_seen_at": self.now})
-            known.last_seen_at = self.now
 
     def _store(
         self,
@@ -408,51 +438,51 @@ class _Batch:
         incident_id: int | None,
         suppressed_by: str | None,
     ) -> None:
-        values = {
-            "alertname": alert.alertname,
-            "model": alert.model,
-            "source": alert.labels["source"],
-            "severity": severity.value,
-            "status": AlertStatus.FIRING.value,
-            "suppressed_by": suppressed_by,
-            "labels": alert.labels,
-            "annotations": alert.annotations,
-            "signals": _signals(alert),
-            "starts_at": alert.starts_at,
-            "ends_at": None,
-            "last_seen_at": self.now,
-            "incident_id": incident_id,
-        }
-        if known is None:
-            self.inserts.append({"fingerprint": fp, **values})
-            self.state.known.pop(fp, None)
+        labels = alert.labels
+        if known is None:  # the hot path of a flood of new alerts: a prepared tuple, no dict
+            v = self.values
+            self.inserts.append(
+                (
+                    fp,
+                    labels["alertname"],
+                    labels.get("model"),
+                    labels["source"],
+                    severity.value,
+                    _FIRING,
+                    suppressed_by,
+                    v.json(labels),
+                    v.json(alert.annotations),
+                    v.json(_signals(alert)),
+                    v.time(alert.starts_at),
+                    None,
+                    self.now_value,
+                    incident_id,
+                )
+            )
         else:
-            self.updates.append({"id": known.row_id, **values})
-            known.status, known.incident_id = AlertStatus.FIRING.value, incident_id
-            known.suppressed_by, known.last_seen_at = suppressed_by, self.now
+            self.updates.append(
+                {
+                    "fingerprint": fp,
+                    "alertname": alert.alertname,
+                    "model": alert.model,
+                    "source": labels["source"],
+                    "severity": severity.value,
+                    "status": _FIRING,
+                    "suppressed_by": suppressed_by,
+                    "labels": labels,
+                    "annotations": alert.annotations,
+                    "signals": _signals(alert),
+                    "starts_at": alert.starts_at,
+                    "ends_at": None,
+                    "last_seen_at": self.now,
+                    "incident_id": incident_id,
+                }
+            )
+        self.state.remember(fp, Known(_FIRING, incident_id, suppressed_by, self.now))
 
     def _write_rows(self) -> None:
-        if self.inserts:
-            rows = self.session.execute(
-                insert(AlertRow).returning(AlertRow.id, AlertRow.fingerprint), self.inserts
-            ).all()
-            by_fp = {fp: row_id for row_id, fp in rows}
-            for values in self.inserts:
-                self.state.remember(
-                    values["fingerprint"],
-                    Known(
-                        by_fp[values["fingerprint"]],
-                        values["status"],
-                        values["incident_id"],
-                        values["suppressed_by"],
-                        self.now,
-                    ),
-                )
-        by_keys: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
-        for values in self.updates:
-            by_keys[frozenset(values)].append(values)
-        for group in by_keys.values():
-            self.session.execute(update(AlertRow), group)
+        bulk.insert_alerts(self.session, self.inserts)
+        bulk.update_alerts(self.session, self.updates)
 
     def _after_clears(self) -> None:
         if not self.cleared:
@@ -460,23 +490,18 @@ class _Batch:
         still_firing = set(
             self.session.scalars(
                 select(AlertRow.incident_id)
-                .where(
-                    AlertRow.incident_id.in_(list(self.cleared)),
-                    AlertRow.status == AlertStatus.FIRING.value,
-                )
+                .where(AlertRow.incident_id.in_(list(self.cleared)), AlertRow.status == _FIRING)
                 .group_by(AlertRow.incident_id)
             )
         )
         for incident_id, alerts in self.cleared.items():
-            incident = self.incidents[incident_id]
-            text = (
-                f"Alert {alerts[0].alertname} cleared"
-                if len(alerts) == 1
-                else f"{len(alerts)} alerts cleared: {_counted(a.alertname for a in alerts)}"
-            )
+            if len(alerts) == 1:
+                text = f"Alert {alerts[0].alertname} cleared"
+            else:
+                text = f"{len(alerts)} alerts cleared: {_counted(a.alertname for a in alerts)}"
             record(
                 self.session,
-                incident,
+                self._row(incident_id),
                 kind=TimelineKind.ALERT_RESOLVED,
                 text=text,
                 actor=alerts[0].labels["source"],
@@ -498,13 +523,12 @@ class _Batch:
                 )
 
     def _revive(self) -> list[ProcessResult]:
-        """Alerts that were inhibited by a source that just cleared, and still fire: process again."""
+        """Alerts inhibited by a source that just cleared, and still firing: process them again."""
         revived: list[Alert] = []
         for fp in self.released:
             rows = self.session.scalars(
                 select(AlertRow).where(
-                    AlertRow.status == AlertStatus.FIRING.value,
-                    AlertRow.suppressed_by == f"inhibited:{fp}",
+                    AlertRow.status == _FIRING, AlertRow.suppressed_by == f"inhibited:{fp}"
                 )
             )
             revived += [
@@ -524,37 +548,33 @@ class _Batch:
 
 def _warm(session: Session, state: PipelineState) -> None:
     """Load the firing alerts that inhibit others (after a restart) into the state."""
-    names = {
-        m.value
+    exact = [
+        {m.value for m in rule.source if m.name == "alertname" and m.is_equal and not m.is_regex}
         for rule in state.rules
-        for m in rule.source
-        if m.name == "alertname" and m.is_equal and not m.is_regex
-    }
-    query = select(AlertRow.fingerprint, AlertRow.labels).where(
-        AlertRow.status == AlertStatus.FIRING.value
+    ]
+    query = select(AlertRow.fingerprint, AlertRow.labels, AlertRow.alertname).where(
+        AlertRow.status == _FIRING
     )
-    if names and all(
-        any(m.name == "alertname" and m.is_equal and not m.is_regex for m in r.source)
-        for r in state.rules
-    ):
-        query = query.where(AlertRow.alertname.in_(sorted(names)))
-    suppressor = Suppressor(rules=state.rules, sources=state.sources)
-    for fp, labels in session.execute(query):
-        suppressor.source_fired(labels, fp)
+    if exact and all(exact):
+        query = query.where(AlertRow.alertname.in_(sorted(set().union(*exact))))
+    for fp, labels, _ in session.execute(query):
+        state.source_fired(fp, Alert(labels=labels, starts_at=_EPOCH))
     state.warm = True
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _counted(names: Any) -> str:
+def _counted(names: Iterable[str]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for name in names:
         counts[name] += 1
-    return ", ".join(
-        f"{n} ×{c}" if c > 1 else n for n, c in sorted(counts.items(), key=lambda x: -x[1])
-    )
+    ordered = sorted(counts.items(), key=lambda x: -x[1])
+    return ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in ordered)
 
 
 def _summary(alert: Alert) -> str:

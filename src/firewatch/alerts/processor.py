@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from firewatch.alerts import log as alert_log
 from firewatch.alerts.log import LoggedBatch
-from firewatch.alerts.pipeline import AlertPolicy, PipelineState, ProcessResult, process_alerts
+from firewatch.alerts.pipeline import AlertPolicy, ProcessResult, process_alerts
 from firewatch.alerts.schemas import Alert
 from firewatch.clock import Clock
 from firewatch.store.db import Database
@@ -31,18 +31,30 @@ class AlertProcessor:
     clock: Clock
     policy: AlertPolicy
     decoders: dict[str, Decoder]
-    batch_alerts: int = 2000
+    batch_alerts: int = 5000
+    max_in_memory: int = 500_000
+    linger: float = 0.1  # let a burst gather: the cost per incident is paid per batch
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     processed: int = 0
     set_aside: int = 0
 
     def __post_init__(self) -> None:
-        self.state = PipelineState(self.policy)
+        self.state = self.policy.new_state()
+        self.parsed: dict[int, list[Alert]] = {}
+        self._held = 0
+
+    def offer(self, batch_id: int, alerts: list[Alert]) -> None:
+        """Alerts the request path already parsed, so they need not be decoded again (the log
+        row stays the durable copy: after a restart they are decoded from it)."""
+        if self._held + len(alerts) <= self.max_in_memory:
+            self.parsed[batch_id] = alerts
+            self._held += len(alerts)
 
     async def run_once(self) -> int:
         """Process the oldest pending batches; returns how many alerts (0 when caught up)."""
+        held = set(self.parsed)
         batches = await self.db.read(
-            lambda s: alert_log.read_pending(s, max_alerts=self.batch_alerts)
+            lambda s: alert_log.read_pending(s, max_alerts=self.batch_alerts, in_memory=held)
         )
         if not batches:
             return 0
@@ -91,6 +103,10 @@ class AlertProcessor:
         decoded: list[tuple[LoggedBatch, list[Alert]]] = []
         broken: list[tuple[LoggedBatch, str]] = []
         for batch in batches:
+            if (alerts := self.parsed.pop(batch.id, None)) is not None:
+                self._held -= len(alerts)
+                decoded.append((batch, alerts))
+                continue
             decoder = self.decoders.get(batch.source)
             if decoder is None:
                 broken.append((batch, f"no decoder for source {batch.source!r}"))
@@ -105,6 +121,7 @@ class AlertProcessor:
         while True:
             self.wake.clear()
             try:
+                await asyncio.sleep(self.linger)
                 while await self.run_once():
                     pass
             except asyncio.CancelledError:

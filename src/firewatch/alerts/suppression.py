@@ -4,7 +4,7 @@ and inhibition rules. A suppressed alert is still stored (with the reason), neve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -134,49 +134,22 @@ class CompiledInhibitRule:
         return tuple(labels.get(name, "") for name in self.equal)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suppressor:
-    """Decides, per firing alert, whether and why it is suppressed."""
+    """Silences and maintenance windows in force for one batch."""
 
     silences: Sequence[tuple[int, tuple[Matcher, ...]]] = ()
     windows: Sequence[tuple[str, tuple[Matcher, ...]]] = ()
-    rules: Sequence[CompiledInhibitRule] = ()
-    # per rule: equal-label values → fingerprint of a firing source alert
-    sources: list[dict[tuple[str, ...], str]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if not self.sources:
-            self.sources = [{} for _ in self.rules]
-
-    def reason(self, labels: Mapping[str, str], fingerprint: str) -> str | None:
-        """``silence:<id>``, ``maintenance:<name>``, ``inhibited:<fingerprint>`` or None."""
+    def reason(self, labels: Mapping[str, str]) -> str | None:
+        """``silence:<id>`` or ``maintenance:<name>`` when one of them matches, else None."""
         for silence_id, matchers in self.silences:
             if match_all(matchers, labels):
                 return f"silence:{silence_id}"
         for name, matchers in self.windows:
             if match_all(matchers, labels):
                 return f"maintenance:{name}"
-        for rule, firing in zip(self.rules, self.sources, strict=True):
-            if match_all(rule.target, labels):
-                source = firing.get(rule.key(labels))
-                if source is not None and source != fingerprint:
-                    return f"inhibited:{source}"
         return None
-
-    def source_fired(self, labels: Mapping[str, str], fingerprint: str) -> None:
-        for rule, firing in zip(self.rules, self.sources, strict=True):
-            if match_all(rule.source, labels):
-                firing.setdefault(rule.key(labels), fingerprint)
-
-    def source_cleared(self, labels: Mapping[str, str], fingerprint: str) -> bool:
-        """Forget a cleared source; True when it was inhibiting something."""
-        released = False
-        for rule, firing in zip(self.rules, self.sources, strict=True):
-            key = rule.key(labels)
-            if firing.get(key) == fingerprint:
-                del firing[key]
-                released = True
-        return released
 
 
 def compile_rules(rules: Sequence[InhibitRule]) -> list[CompiledInhibitRule]:

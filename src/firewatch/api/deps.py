@@ -40,8 +40,7 @@ class TokenCache:
         return info
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def bearer_token(header: str) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
@@ -49,15 +48,24 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def authenticate(request: Request, needed: Scope) -> TokenInfo:
-    token = bearer_token(request)
+    cache: TokenCache = request.app.state.token_cache
+    return await check_token(
+        runtime_of(request), cache, request.headers.get("authorization", ""), needed
+    )
+
+
+async def check_token(
+    runtime: Runtime, cache: TokenCache, authorization: str, needed: Scope
+) -> TokenInfo:
+    """The token in an ``Authorization`` header, checked for ``needed`` (401/403 otherwise)."""
+    token = bearer_token(authorization)
     if token is None:
         raise Unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>'; create one with "
             f"`firewatch token create --scope {needed.value}`",
             code="missing_token",
         )
-    cache: TokenCache = request.app.state.token_cache
-    info = await cache.verify(runtime_of(request), token)
+    info = await cache.verify(runtime, token)
     if info is None:
         raise Unauthorized("invalid or revoked token", code="invalid_token")
     if not info.scope.allows(needed):

@@ -32,6 +32,7 @@ def serve(
     import uvicorn
 
     from firewatch.api.app import create_app
+    from firewatch.api.fastlane import IngestFastLane
     from firewatch.app import Runtime
 
     path = resolve_config_path(config or STATE.config_path)
@@ -47,5 +48,9 @@ def serve(
         f"config {path or '(none: defaults)'}  watching {len(settings.models)} model(s)"
     )
     uvicorn.run(
-        create_app(runtime), host=bind_host, port=bind_port, log_level="warning", access_log=False
+        IngestFastLane(create_app(runtime)),
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        access_log=False,
     )

@@ -36,9 +36,14 @@ def _environment() -> Environment:
     return env
 
 
+ACTION_KINDS = frozenset(
+    {"action_succeeded", "action_failed", "verified", "escalated", "mitigated", "check"}
+)
+"""The timeline entries a message lists as what was already done."""
+
+
 def _actions(incident: IncidentOut) -> list[str]:
-    done = {"action_succeeded", "action_failed", "verified", "escalated", "mitigated", "check"}
-    return [entry.event for entry in incident.timeline if entry.kind in done]
+    return [entry.event for entry in incident.timeline if entry.kind in ACTION_KINDS]
 
 
 def message_context(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from statistics import fmean
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from firewatch.incidents import sla
 from firewatch.incidents.lifecycle import Status
-from firewatch.incidents.models import IncidentRoleRow, IncidentRow
+from firewatch.incidents.models import IncidentRoleRow, IncidentRow, TimelineEntryRow
 from firewatch.incidents.schemas import (
     IncidentOut,
     IncidentPage,
@@ -38,8 +38,11 @@ def summary_of(row: IncidentRow, now: datetime) -> IncidentSummary:
     )
 
 
-def incident_of(row: IncidentRow, now: datetime) -> IncidentOut:
-    """The full record: the seed's fields, SLA state, roles and the timeline."""
+def incident_of(
+    row: IncidentRow, now: datetime, timeline: list[TimelineEntryRow] | None = None
+) -> IncidentOut:
+    """The full record: the seed's fields, SLA state, roles and the timeline (``row.timeline``
+    unless the caller loaded a selection of it)."""
     minutes = (
         round((row.resolved_at - row.opened_at).total_seconds() / 60, 2)
         if row.resolved_at
@@ -65,20 +68,22 @@ def incident_of(row: IncidentRow, now: datetime) -> IncidentOut:
             TimelineEntryOut(
                 time=e.at, kind=e.kind, event=e.event, actor=e.actor, details=dict(e.details)
             )
-            for e in row.timeline
+            for e in (row.timeline if timeline is None else timeline)
         ],
     )
 
 
-def load_incident(session: Session, *, incident_id: int) -> IncidentRow:
+def load_incident(session: Session, *, incident_id: int, with_timeline: bool = True) -> IncidentRow:
+    options = [
+        selectinload(IncidentRow.roles).selectinload(IncidentRoleRow.person),
+        selectinload(IncidentRow.assigned_to),
+    ]
+    if with_timeline:
+        options.append(selectinload(IncidentRow.timeline))
     query = (
         select(IncidentRow)
         .where(IncidentRow.id == incident_id)
-        .options(
-            selectinload(IncidentRow.timeline),
-            selectinload(IncidentRow.roles).selectinload(IncidentRoleRow.person),
-            selectinload(IncidentRow.assigned_to),
-        )
+        .options(*options)
         .execution_options(populate_existing=True)
     )
     return session.scalars(query).one()
@@ -88,6 +93,26 @@ def full_incident(session: Session, *, incident_id: int, now: datetime) -> Incid
     """The full record of one incident, freshly loaded (flush pending changes first)."""
     session.flush()
     return incident_of(load_incident(session, incident_id=incident_id), now)
+
+
+def incident_with_entries(
+    session: Session, *, incident_id: int, now: datetime, kinds: Collection[str], limit: int = 20
+) -> IncidentOut:
+    """The record with only the latest ``limit`` timeline entries of ``kinds`` (for messages:
+    an incident with a hundred thousand attached alerts is not loaded whole to send a page)."""
+    row = load_incident(session, incident_id=incident_id, with_timeline=False)
+    entries = list(
+        session.scalars(
+            select(TimelineEntryRow)
+            .where(
+                TimelineEntryRow.incident_id == incident_id,
+                TimelineEntryRow.kind.in_(sorted(kinds)),
+            )
+            .order_by(TimelineEntryRow.id.desc())
+            .limit(limit)
+        )
+    )
+    return incident_of(row, now, timeline=entries[::-1])
 
 
 def list_incidents(

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from firewatch.clock import Clock
-from firewatch.comms.templates import render_message
+from firewatch.comms.templates import ACTION_KINDS, render_message
 from firewatch.config import NotifyConfig
 from firewatch.incidents import queries as incident_queries
 from firewatch.incidents.models import IncidentRow
@@ -80,8 +80,8 @@ class NotifyWorker:
         if channel is None:
             raise GiveUp(f"channel {p['channel']!r} is no longer configured")
         incident = await self.db.read(
-            lambda s: incident_queries.full_incident(
-                s, incident_id=p["incident_id"], now=self.clock.now()
+            lambda s: incident_queries.incident_with_entries(
+                s, incident_id=p["incident_id"], now=self.clock.now(), kinds=ACTION_KINDS
             )
         )
         now = self.clock.now()

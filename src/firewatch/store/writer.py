@@ -41,6 +41,7 @@ class WriterStopped(RuntimeError):
 @dataclass
 class _Job:
     fn: Callable[[Session], Any]
+    isolated: bool = True
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -81,17 +82,20 @@ class Writer:
         self._thread.join(timeout)
         self._thread = None
 
-    def submit(self, fn: UnitOfWork[T]) -> Future[T]:
-        """Queue a unit of work; the future resolves after its transaction commits."""
+    def submit(self, fn: UnitOfWork[T], *, isolated: bool = True) -> Future[T]:
+        """Queue a unit of work; the future resolves after its transaction commits.
+
+        ``isolated=False`` skips the unit's SAVEPOINT: for units that cannot fail alone (a plain
+        append), where the savepoint would cost more than the write."""
         if not self.running:
             raise WriterStopped("the database writer is not running")
-        job = _Job(fn)
+        job = _Job(fn, isolated)
         self._queue.put(job)
         return job.future
 
-    async def run(self, fn: UnitOfWork[T]) -> T:
+    async def run(self, fn: UnitOfWork[T], *, isolated: bool = True) -> T:
         """Run a unit of work and return its result once committed."""
-        return await asyncio.wrap_future(self.submit(fn))
+        return await asyncio.wrap_future(self.submit(fn, isolated=isolated))
 
     def _loop(self) -> None:
         stopping = False
@@ -120,7 +124,10 @@ class Writer:
             with self.db.write_session() as session:
                 for job in live:
                     try:
-                        with session.begin_nested():
+                        if job.isolated:
+                            with session.begin_nested():
+                                result = job.fn(session)
+                        else:
                             result = job.fn(session)
                         outcomes.append((job, result, None))
                     except Exception as exc:  # the unit's caller receives its own exception

@@ -12,6 +12,7 @@ from firewatch.alerts import silences as silence_service
 from firewatch.alerts.matchers import parse_matcher
 from firewatch.alerts.models import AlertRow
 from firewatch.alerts.schemas import Alert, AlertStatus
+from firewatch.alerts.state import PipelineState
 from firewatch.alerts.suppression import MaintenanceWindow
 from firewatch.clock import FakeClock
 from firewatch.errors import Conflict, InvalidInput
@@ -36,7 +37,7 @@ def run(
     db: Database,
     clock: FakeClock,
     *alerts: Alert,
-    state: pipeline.PipelineState,
+    state: PipelineState,
     policy: pipeline.AlertPolicy = POLICY,
 ) -> list[pipeline.ProcessResult]:
     with db.write_session() as s:
@@ -80,7 +81,7 @@ def test_a_silence_hides_only_what_it_matches(sqlite_db: Database, clock: FakeCl
             created_by="alice",
             now=clock.now(),
         )
-    state = pipeline.PipelineState(POLICY)
+    state = POLICY.new_state()
     results = run(
         sqlite_db,
         clock,
@@ -135,7 +136,7 @@ def test_silences_that_would_match_everything_or_nothing_are_refused(
 def test_inhibition_is_per_model_and_lifts_when_the_source_clears(
     sqlite_db: Database, clock: FakeClock
 ) -> None:
-    state = pipeline.PipelineState(POLICY)
+    state = POLICY.new_state()
     down = alert("ModelUnavailable", "iris", clock.now(), severity="SEV1")
     run(sqlite_db, clock, down, state=state)
     results = run(
@@ -169,9 +170,9 @@ def test_inhibition_survives_a_restart(sqlite_db: Database, clock: FakeClock) ->
         sqlite_db,
         clock,
         alert("ModelUnavailable", "iris", clock.now()),
-        state=pipeline.PipelineState(POLICY),
+        state=POLICY.new_state(),
     )
-    fresh = pipeline.PipelineState(POLICY)  # a restarted process: warmed from the database
+    fresh = POLICY.new_state()  # a restarted process: warmed from the database
     assert (
         run(sqlite_db, clock, alert("SlowResponses", "iris", clock.now()), state=fresh)[0].outcome
         == "suppressed"
@@ -192,7 +193,7 @@ def test_maintenance_windows(sqlite_db: Database, clock: FakeClock) -> None:
         sqlite_db,
         clock,
         alert("AccuracyLow", "iris", clock.now()),
-        state=pipeline.PipelineState(policy),
+        state=policy.new_state(),
         policy=policy,
     )[0]
     assert (result.outcome, result.reason) == ("suppressed", "maintenance:retrain")
@@ -235,7 +236,7 @@ def test_weekly_windows_cross_midnight_in_their_time_zone() -> None:
 def test_many_alerts_in_one_batch_make_one_timeline_entry(
     sqlite_db: Database, clock: FakeClock
 ) -> None:
-    state = pipeline.PipelineState(POLICY)
+    state = POLICY.new_state()
     run(sqlite_db, clock, alert("AccuracyLow", "iris", clock.now()), state=state)
     batch = [alert("FeatureDrift", "iris", clock.now(), feature=f"f{i}") for i in range(500)]
     results = run(sqlite_db, clock, *batch, state=state)
@@ -248,13 +249,16 @@ def test_many_alerts_in_one_batch_make_one_timeline_entry(
         )
         incident = s.scalars(select(IncidentRow)).one()
     assert entries == ["500 alerts fired: FeatureDrift ×500"]
-    assert len(incident.signals) == pipeline.SIGNALS_KEPT
+    assert [s["alertname"] for s in incident.signals] == [
+        "AccuracyLow",
+        "FeatureDrift",
+    ]  # one per kind
 
 
 def test_pagerduty_acknowledge_acknowledges_the_incident(
     sqlite_db: Database, clock: FakeClock
 ) -> None:
-    state = pipeline.PipelineState(POLICY)
+    state = POLICY.new_state()
     trigger = Alert(
         labels={
             "alertname": "PagerDutyEvent",

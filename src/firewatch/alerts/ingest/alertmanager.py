@@ -33,6 +33,7 @@ annotations           unchanged, plus ``generatorURL`` when sent (an annotation 
 
 from __future__ import annotations
 
+from firewatch.alerts.ingest._fast import fast_alertmanager
 from firewatch.alerts.ingest._webhook import Flavour, parse_webhook
 from firewatch.alerts.schemas import Alert
 
@@ -49,4 +50,5 @@ ALERTMANAGER = Flavour(
 
 def parse_alertmanager(body: bytes) -> list[Alert]:
     """The alerts in an Alertmanager webhook body; ``InvalidInput`` if anything is malformed."""
-    return parse_webhook(body, ALERTMANAGER)
+    alerts = fast_alertmanager(body, ALERTMANAGER.source)
+    return alerts if alerts is not None else parse_webhook(body, ALERTMANAGER)
