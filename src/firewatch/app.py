@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.process import BaseProcess
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from firewatch.alerts import log as alert_log
 from firewatch.alerts import service as alerts_service
 from firewatch.alerts.ingest import parse_alertmanager, parse_grafana
+from firewatch.alerts.journal import Journal, open_journal
 from firewatch.alerts.pipeline import AUTO_RESOLVE_JOB, AlertPolicy
 from firewatch.alerts.process import start_processor_process, stop_processor_process
 from firewatch.alerts.processor import AlertProcessor, Decoder
@@ -87,16 +88,12 @@ class StoreSink:
     writer: Writer
     db: Database
     clock: Clock
+    accept: Callable[[str, bytes, list[Alert]], Awaitable[None]]
     _seen_healthy: dict[str, int] = field(default_factory=dict)
 
     async def alerts(self, alerts: list[Alert]) -> None:
-        """Append to the durable ingest log, like any other source; the processor does the rest."""
-        payload, now = alert_log.encode_alerts(alerts), self.clock.now()
-        await self.writer.run(
-            lambda s: alert_log.append(
-                s, source=alert_log.INTERNAL, payload=payload, count=len(alerts), received_at=now
-            )
-        )
+        """Into the alert journal, like any other source; the processor does the rest."""
+        await self.accept(alert_log.INTERNAL, alert_log.encode_alerts(alerts), alerts)
 
     async def health(self, model: str, healthy: bool, at: datetime) -> None:
         if healthy:
@@ -132,6 +129,7 @@ class Runtime:
     run_workers: bool = True
     poll_interval: float = 0.5
     library: RunbookLibrary = field(init=False)
+    journal: Journal = field(init=False)
     writer: Writer = field(init=False)
     metrics: CollectorRegistry = field(init=False)
     client: httpx.AsyncClient = field(init=False)
@@ -142,11 +140,22 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
+        self.journal = open_journal(self.db)
         self.library = RunbookLibrary.load(self.config.runbooks.directory)
         check_references(self.config, self.library)
         self.writer = Writer(self.db)
         self.metrics = CollectorRegistry()
         self.metrics.register(FirewatchCollector(self))
+
+    async def accept_alerts(self, source: str, payload: bytes, alerts: list[Alert]) -> None:
+        """Make a received batch durable (the caller answers 2xx after this), hand the parsed
+        alerts to an in-process processor and wake it."""
+        batch_id = await self.journal.append(
+            source=source, payload=payload, count=len(alerts), received_at=self.clock.now()
+        )
+        if self.alerts is not None:
+            self.alerts.offer(batch_id, alerts)
+            self.alerts.wake.set()
 
     @property
     def alert_policy(self) -> AlertPolicy:
@@ -175,7 +184,7 @@ class Runtime:
             self._processor = start_processor_process(
                 self.config.model_dump(mode="json", by_alias=True), self.db.url
             )
-        sink = StoreSink(self.writer, self.db, self.clock)
+        sink = StoreSink(self.writer, self.db, self.clock, self.accept_alerts)
         detection = DetectionRunner(
             self.config,
             sink=sink,
@@ -189,7 +198,7 @@ class Runtime:
     def _build_workers(self) -> None:
         if self.config.alerts.processor == "thread":
             self.alerts = AlertProcessor(
-                db=self.db,
+                journal=self.journal,
                 writer=self.writer,
                 clock=self.clock,
                 policy=self.alert_policy,
@@ -244,8 +253,6 @@ class Runtime:
                 consumer.wake.set()
         if info.get(JOBS_ENQUEUED) and self.jobs is not None:
             self.jobs.wake.set()
-        if info.get(alert_log.ALERTS_LOGGED) and self.alerts is not None:
-            self.alerts.wake.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

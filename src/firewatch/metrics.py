@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from firewatch.alerts import log as alert_log
 from firewatch.incidents.lifecycle import OPEN_STATUSES
 from firewatch.incidents.models import IncidentRow
 from firewatch.severity import Severity
@@ -55,7 +54,7 @@ class FirewatchCollector:
                 lag.add_metric(
                     [consumer.name], last - event_log.cursor_position(session, consumer.name)
                 )
-            backlog, oldest = alert_log.backlog(session)
+            backlog, oldest = runtime.journal.backlog()
             for kind, status, count in session.execute(
                 select(JobRow.kind, JobRow.status, func.count()).group_by(
                     JobRow.kind, JobRow.status

@@ -1,6 +1,7 @@
-"""The durable alert ingest log: a received batch is one row, committed before the sender's 2xx;
-the processor turns rows into alert state and incidents, then deletes them (a row it cannot
-process is set aside with the error, never silently dropped).
+"""The ``alert_log`` table (the journal on PostgreSQL, see `firewatch.alerts.journal`) and the
+journal's batch encoding: a received batch is one row, committed before the sender's 2xx; the
+processor turns rows into alert state and incidents, then deletes them (a row it cannot process
+is set aside with the error, never silently dropped).
 
 Rows keep the sender's body (``source`` names the decoder that reads it) so the request path
 does no more than parse, validate and append; Firewatch's own alerts use the ``firewatch``
@@ -23,8 +24,6 @@ from firewatch.alerts.schemas import Alert, AlertStatus
 from firewatch.severity import Signals
 from firewatch.store.base import UTCDateTime
 
-ALERTS_LOGGED = "firewatch.alerts_logged"
-"""Key set in ``session.info`` when a transaction appended to the log (wakes the processor)."""
 INTERNAL = "firewatch"
 
 
@@ -60,7 +59,6 @@ def append(
         batch_id = int(cursor.fetchone()[0])
     finally:
         cursor.close()
-    session.info[ALERTS_LOGGED] = True
     return batch_id
 
 

@@ -45,6 +45,7 @@ def _main(config: dict[str, Any], database_url: str) -> None:  # pragma: no cove
 
 async def _run(config: dict[str, Any], database_url: str) -> None:  # pragma: no cover
     # Imported here: the parent only needs the two functions above.
+    from firewatch.alerts.journal import open_journal
     from firewatch.alerts.processor import AlertProcessor
     from firewatch.app import alert_decoders, alert_policy
     from firewatch.clock import SystemClock
@@ -58,7 +59,7 @@ async def _run(config: dict[str, Any], database_url: str) -> None:  # pragma: no
     writer = Writer(db)
     writer.start()
     processor = AlertProcessor(
-        db=db,
+        journal=open_journal(db),
         writer=writer,
         clock=SystemClock(),
         policy=alert_policy(settings, RunbookLibrary.load(settings.runbooks.directory)),

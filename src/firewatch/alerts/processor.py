@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from firewatch.alerts import log as alert_log
+from firewatch.alerts.journal import Journal
 from firewatch.alerts.log import LoggedBatch
 from firewatch.alerts.pipeline import AlertPolicy, ProcessResult, process_alerts
 from firewatch.alerts.schemas import Alert
 from firewatch.clock import Clock
-from firewatch.store.db import Database
 from firewatch.store.wake import wait_or_timeout
 from firewatch.store.writer import Writer
 
@@ -26,7 +25,7 @@ Decoder = Callable[[bytes], list[Alert]]
 
 @dataclass
 class AlertProcessor:
-    db: Database
+    journal: Journal
     writer: Writer
     clock: Clock
     policy: AlertPolicy
@@ -53,8 +52,8 @@ class AlertProcessor:
     async def run_once(self) -> int:
         """Process the oldest pending batches; returns how many alerts (0 when caught up)."""
         held = set(self.parsed)
-        batches = await self.db.read(
-            lambda s: alert_log.read_pending(s, max_alerts=self.batch_alerts, in_memory=held)
+        batches = await asyncio.to_thread(
+            self.journal.read_pending, max_alerts=self.batch_alerts, in_memory=held
         )
         if not batches:
             return 0
@@ -64,10 +63,10 @@ class AlertProcessor:
         if not decoded:
             return len(broken)
         alerts = [alert for _, items in decoded for alert in items]
-        ids = [batch.id for batch, _ in decoded]
         try:
-            await self.writer.run(lambda s: self._apply(s, alerts, ids))
+            await self.writer.run(lambda s: self._apply(s, alerts))
         except Exception:
+            self.state = self.policy.new_state()  # what it remembered was not all written
             if len(decoded) == 1:
                 raise
             log.exception(
@@ -75,27 +74,30 @@ class AlertProcessor:
             )
             for batch, items in decoded:
                 await self._one(batch, items)
+        else:
+            await asyncio.to_thread(self.journal.forget, [batch.id for batch, _ in decoded])
         self.processed += len(alerts)
         return max(1, len(alerts))
 
     async def _one(self, batch: LoggedBatch, alerts: list[Alert]) -> None:
         try:
-            await self.writer.run(lambda s: self._apply(s, alerts, [batch.id]))
+            await self.writer.run(lambda s: self._apply(s, alerts))
         except Exception as exc:
+            self.state = self.policy.new_state()
             log.exception("alert batch %d from %s could not be processed", batch.id, batch.source)
             await self._set_aside(batch, f"{type(exc).__name__}: {exc}")
+        else:
+            await asyncio.to_thread(self.journal.forget, [batch.id])
 
     async def _set_aside(self, batch: LoggedBatch, reason: str) -> None:
         log.error("alert batch %d from %s set aside: %s", batch.id, batch.source, reason)
         self.set_aside += 1
-        await self.writer.run(lambda s: alert_log.set_aside(s, batch_id=batch.id, error=reason))
+        await asyncio.to_thread(self.journal.set_aside, batch.id, reason)
 
-    def _apply(self, session: Session, alerts: list[Alert], ids: list[int]) -> list[ProcessResult]:
-        results = process_alerts(
+    def _apply(self, session: Session, alerts: list[Alert]) -> list[ProcessResult]:
+        return process_alerts(
             session, alerts=alerts, now=self.clock.now(), policy=self.policy, state=self.state
         )
-        alert_log.forget(session, ids=ids)
-        return results
 
     def _decode(
         self, batches: list[LoggedBatch]

@@ -46,19 +46,6 @@ def checked_size(body: bytes) -> bytes:
     return body
 
 
-async def accept(runtime: Runtime, source: str, body: bytes, alerts: list[Alert]) -> None:
-    """Append the batch to the durable log; the caller answers 2xx only after this returns."""
-    now = runtime.clock.now()
-    batch_id = await runtime.writer.run(
-        lambda s: alert_log.append(
-            s, source=source, payload=body, count=len(alerts), received_at=now
-        ),
-        isolated=False,  # a plain append cannot fail alone: no savepoint needed
-    )
-    if runtime.alerts is not None:
-        runtime.alerts.offer(batch_id, alerts)
-
-
 async def accept_webhook(
     runtime: Runtime, cache: TokenCache, authorization: str, source: str, body: bytes
 ) -> dict[str, Any]:
@@ -66,7 +53,7 @@ async def accept_webhook(
     await check_token(runtime, cache, authorization, Scope.INGEST)
     alerts = WEBHOOKS[source](checked_size(body))
     if alerts:
-        await accept(runtime, source, body, alerts)
+        await runtime.accept_alerts(source, body, alerts)
     return {"status": "success", "accepted": len(alerts)}
 
 
@@ -146,7 +133,7 @@ async def pagerduty(request: Request) -> JSONResponse:
         return _pagerduty_error(exc)
     event.alert.labels["integration"] = token.name
     payload = alert_log.encode_alerts([event.alert])
-    await accept(runtime, alert_log.INTERNAL, payload, [event.alert])
+    await runtime.accept_alerts(alert_log.INTERNAL, payload, [event.alert])
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
         status_code=202,
