@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from firewatch.alerts import log as alert_log
 from firewatch.alerts import service as alerts_service
+from firewatch.alerts.admission import Admission
 from firewatch.alerts.ingest import parse_alertmanager, parse_grafana
 from firewatch.alerts.journal import Journal, open_journal
 from firewatch.alerts.pipeline import AUTO_RESOLVE_JOB, AlertPolicy
@@ -88,7 +89,7 @@ class StoreSink:
     writer: Writer
     db: Database
     clock: Clock
-    accept: Callable[[str, bytes, list[Alert]], Awaitable[None]]
+    accept: Callable[[str, bytes, list[Alert]], Awaitable[None]]  # never waits for room
     _seen_healthy: dict[str, int] = field(default_factory=dict)
 
     async def alerts(self, alerts: list[Alert]) -> None:
@@ -130,6 +131,7 @@ class Runtime:
     poll_interval: float = 0.5
     library: RunbookLibrary = field(init=False)
     journal: Journal = field(init=False)
+    admission: Admission = field(init=False)
     writer: Writer = field(init=False)
     metrics: CollectorRegistry = field(init=False)
     client: httpx.AsyncClient = field(init=False)
@@ -141,18 +143,29 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.journal = open_journal(self.db)
+        self.admission = Admission(
+            self.journal,
+            limit=self.config.alerts.max_backlog,
+            wait=self.config.alerts.backlog_wait.total_seconds(),
+        )
         self.library = RunbookLibrary.load(self.config.runbooks.directory)
         check_references(self.config, self.library)
         self.writer = Writer(self.db)
         self.metrics = CollectorRegistry()
         self.metrics.register(FirewatchCollector(self))
 
-    async def accept_alerts(self, source: str, payload: bytes, alerts: list[Alert]) -> None:
+    async def accept_alerts(
+        self, source: str, payload: bytes, alerts: list[Alert], *, external: bool = True
+    ) -> None:
         """Make a received batch durable (the caller answers 2xx after this), hand the parsed
-        alerts to an in-process processor and wake it."""
+        alerts to an in-process processor and wake it. External senders wait for room in the
+        backlog first (`Overloaded` if none comes); Firewatch's own detection never does."""
+        if external:
+            await self.admission.admit()
         batch_id = await self.journal.append(
             source=source, payload=payload, count=len(alerts), received_at=self.clock.now()
         )
+        self.admission.accepted(len(alerts))
         if self.alerts is not None:
             self.alerts.offer(batch_id, alerts)
             self.alerts.wake.set()
@@ -184,7 +197,14 @@ class Runtime:
             self._processor = start_processor_process(
                 self.config.model_dump(mode="json", by_alias=True), self.db.url
             )
-        sink = StoreSink(self.writer, self.db, self.clock, self.accept_alerts)
+        sink = StoreSink(
+            self.writer,
+            self.db,
+            self.clock,
+            lambda source, payload, alerts: self.accept_alerts(
+                source, payload, alerts, external=False
+            ),
+        )
         detection = DetectionRunner(
             self.config,
             sink=sink,

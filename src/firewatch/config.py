@@ -233,6 +233,16 @@ class AlertsConfig(_Section):
         description="Where alerts are processed: in the server (simplest, lowest latency) or in "
         "a process of its own (for high alert volume: the API keeps a core to itself).",
     )
+    max_backlog: int = Field(
+        100_000,
+        ge=0,
+        description="Alerts accepted but not processed yet above which ingest slows senders down "
+        "(waits, then answers 503 with Retry-After); 0 = no limit.",
+    )
+    backlog_wait: Duration = Field(
+        timedelta(seconds=5),
+        description="How long an ingest request waits for room in the backlog before its 503.",
+    )
 
 
 class RunbooksConfig(_Section):

@@ -22,6 +22,10 @@ class FirewatchError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the error response."""
+        return {}
+
 
 class InvalidInput(FirewatchError):
     status = 422
@@ -44,10 +48,27 @@ class Unauthorized(FirewatchError):
     status = 401
     default_code = "unauthorized"
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class Forbidden(FirewatchError):
     status = 403
     default_code = "forbidden"
+
+
+class Overloaded(FirewatchError):
+    """Firewatch is too far behind to take more now; nothing of the request was kept."""
+
+    status = 503
+    default_code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ConfigError(FirewatchError):

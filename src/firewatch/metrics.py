@@ -73,6 +73,11 @@ class FirewatchCollector:
             "How long the oldest unprocessed alert waited.",
             value=max(0.0, age),
         )
+        yield CounterMetricFamily(
+            "firewatch_ingest_refused",
+            "Ingest requests refused because the alert backlog was full (503, nothing stored).",
+            value=runtime.admission.refused,
+        )
         if runtime.alerts is not None:
             yield CounterMetricFamily(
                 "firewatch_alerts_processed", "Alerts processed.", value=runtime.alerts.processed

@@ -224,3 +224,39 @@ async def test_grafana_webhook_opens_an_incident(sqlite_db: Database) -> None:
             return items
 
         assert len(await until(opened)) >= 1
+
+
+async def test_a_full_backlog_slows_senders_then_refuses_with_retry_after(
+    db: Database, clock: FakeClock
+) -> None:
+    config = FirewatchConfig.model_validate({"alerts": {"max_backlog": 2, "backlog_wait": "0.3s"}})
+    async with api_client(db, clock, scope=None, config=config) as (client, runtime):
+        token = make_token(db, clock, Scope.INGEST, "am")
+        body = fixture("alertmanager/captured_firing.json")
+
+        async def send() -> Any:
+            return await client.post(
+                "/api/v1/integrations/alertmanager", content=body, headers=auth(token)
+            )
+
+        assert [(await send()).status_code for _ in range(2)] == [200, 200]
+        refused = await send()
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        error = refused.json()["error"]
+        assert error["code"] == "alert_backlog_full"
+        assert "2 alerts behind (limit 2)" in error["message"]
+        assert logged(db) == 2  # nothing of the refused request was kept, nothing lost
+
+        event = orjson.loads(pagerduty("trigger", token, "k1"))
+        answer = await client.post("/v2/enqueue", json=event)
+        assert answer.status_code == 429  # PagerDuty's "retry later"
+        assert answer.json()["status"] == "throttle event"
+
+        # once the processor catches up, senders get in again
+        pending = runtime.journal.read_pending(max_alerts=100)
+        runtime.journal.forget([batch.id for batch in pending])
+        await asyncio.sleep(0.25)
+        assert (await send()).status_code == 200
+        text = (await client.get("/metrics")).text
+        assert "firewatch_ingest_refused_total 2.0" in text  # the webhook and the event

@@ -104,7 +104,7 @@ class SqliteJournal:
             "SELECT id, count FROM alert_log WHERE error IS NULL ORDER BY id LIMIT ?",
             (max(1, max_alerts),),
         ).fetchall()
-        chosen = _choose(sizes, max_alerts)
+        chosen = table_log.choose_batches(sizes, max_alerts)
         if not chosen:
             return []
         held = [i for i in chosen if i in in_memory]
@@ -179,14 +179,3 @@ class TableJournal:
     def backlog(self) -> tuple[int, datetime | None]:
         with self.db.read_session() as session:
             return table_log.backlog(session)
-
-
-def _choose(sizes: Sequence[tuple[int, int]], max_alerts: int) -> list[int]:
-    chosen: list[int] = []
-    total = 0
-    for batch_id, count in sizes:
-        if chosen and total + count > max_alerts:
-            break
-        chosen.append(batch_id)
-        total += count
-    return chosen

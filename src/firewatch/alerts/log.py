@@ -62,6 +62,18 @@ def append(
     return batch_id
 
 
+def choose_batches(sizes: Sequence[tuple[int, int]], max_alerts: int) -> list[int]:
+    """The first batches of ``(id, count)`` that fit ``max_alerts`` alerts (always at least one)."""
+    chosen: list[int] = []
+    total = 0
+    for batch_id, count in sizes:
+        if chosen and total + count > max_alerts:
+            break
+        chosen.append(batch_id)
+        total += count
+    return chosen
+
+
 def read_pending(
     session: Session, *, max_alerts: int, in_memory: Container[int] = ()
 ) -> list[LoggedBatch]:
@@ -73,13 +85,7 @@ def read_pending(
         .order_by(AlertLogRow.id)
         .limit(max(1, max_alerts))
     ).all()
-    chosen: list[int] = []
-    total = 0
-    for batch_id, count in sizes:
-        if chosen and total + count > max_alerts:
-            break
-        chosen.append(batch_id)
-        total += count
+    chosen = choose_batches(sizes, max_alerts)
     if not chosen:
         return []
     held = [batch_id for batch_id in chosen if batch_id in in_memory]

@@ -45,8 +45,7 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FirewatchError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers() or None)
 
 
 async def _http(_request: Request, exc: Exception) -> JSONResponse:

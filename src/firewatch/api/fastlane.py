@@ -32,7 +32,7 @@ class IngestFastLane:
         if source is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        headers = {}
+        headers: dict[bytes, bytes] = {}
         try:
             body = await _read_body(receive)
             authorization = _header(scope, b"authorization")
@@ -42,8 +42,7 @@ class IngestFastLane:
             status = 200
         except FirewatchError as exc:
             status, answer = exc.status, exc.to_dict()
-            if status == 401:
-                headers[b"www-authenticate"] = b"Bearer"
+            headers.update((k.lower().encode(), v.encode()) for k, v in exc.headers().items())
         except Exception:  # a bug, never the client's input: logged, answered as JSON
             log.exception("ingest of %s failed", source)
             status = 500

@@ -20,7 +20,7 @@ from firewatch.alerts.schemas import Alert
 from firewatch.api.deps import TokenCache, check_token, runtime_of
 from firewatch.app import Runtime
 from firewatch.auth.service import Scope
-from firewatch.errors import FirewatchError, InvalidInput, Unauthorized
+from firewatch.errors import FirewatchError, InvalidInput, Overloaded, Unauthorized
 
 router = APIRouter(tags=["integrations"])
 
@@ -34,6 +34,7 @@ _WEBHOOK_DOC: dict[str, Any] = {
     "responses": {
         "401": {"description": "missing or invalid bearer token"},
         "422": {"description": "invalid payload"},
+        "503": {"description": "alert backlog full: nothing stored, retry after Retry-After"},
     },
 }
 
@@ -98,6 +99,14 @@ def _pagerduty_error(exc: FirewatchError) -> JSONResponse:
     problems = [f"{e['field']}: {e['problem']}" for e in exc.details.get("errors", [])] or [
         exc.message
     ]
+    if isinstance(exc, Overloaded):  # PagerDuty's throttling answer, which senders retry
+        body = {
+            "status": "throttle event",
+            "message": "Requests for this service are arriving too quickly. Please retry later.",
+            "errors": problems,
+            **exc.to_dict(),
+        }
+        return JSONResponse(body, status_code=429, headers=exc.headers())
     status = {401: 400, 422: 400}.get(exc.status, exc.status)
     if exc.code == "payload_too_large":
         status = 413
@@ -129,11 +138,11 @@ async def pagerduty(request: Request) -> JSONResponse:
                 "routing_key is not an integration key issued by this Firewatch",
                 code="invalid_routing_key",
             )
+        event.alert.labels["integration"] = token.name
+        payload = alert_log.encode_alerts([event.alert])
+        await runtime.accept_alerts(alert_log.INTERNAL, payload, [event.alert])
     except FirewatchError as exc:
         return _pagerduty_error(exc)
-    event.alert.labels["integration"] = token.name
-    payload = alert_log.encode_alerts([event.alert])
-    await runtime.accept_alerts(alert_log.INTERNAL, payload, [event.alert])
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
         status_code=202,
