@@ -27,6 +27,7 @@ from firewatch.alerts.processor import AlertProcessor, Decoder
 from firewatch.alerts.schemas import Alert
 from firewatch.clock import Clock, SystemClock
 from firewatch.config import FirewatchConfig
+from firewatch.detect.events import InferenceEvents
 from firewatch.detect.runner import DetectionRunner
 from firewatch.errors import ConfigError
 from firewatch.metrics import FirewatchCollector
@@ -132,6 +133,7 @@ class Runtime:
     library: RunbookLibrary = field(init=False)
     journal: Journal = field(init=False)
     admission: Admission = field(init=False)
+    events: InferenceEvents = field(init=False)  # inference-event windows, fed by the API
     writer: Writer = field(init=False)
     metrics: CollectorRegistry = field(init=False)
     client: httpx.AsyncClient = field(init=False)
@@ -143,6 +145,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.journal = open_journal(self.db)
+        self.events = InferenceEvents(self.config.models)
         self.admission = Admission(
             self.journal,
             limit=self.config.alerts.max_backlog,
@@ -211,6 +214,7 @@ class Runtime:
             clock=self.clock,
             client=self.client,
             registry=self.metrics,
+            events=self.events,
         )
         self._spawn(detection.run(), "detection")
         self._spawn(self._prune_forever(), "prune")

@@ -101,6 +101,35 @@ class LimitsConfig(_Section):
     cpu_cores: float | None = Field(None, gt=0, description="CPU limit in cores.")
 
 
+class EventsConfig(_Section):
+    """Inference events posted to ``/api/v1/models/{model}/events`` (and labels to ``/labels``).
+
+    They are aggregated into time buckets over ``window`` (bounded memory, not a table); the
+    signals they give are judged every ``evaluate_every``."""
+
+    window: Duration = Field(
+        timedelta(minutes=5), description="Signals are computed over this much recent traffic."
+    )
+    evaluate_every: Duration = Field(
+        timedelta(seconds=10), description="How often the event signals are judged by the rules."
+    )
+    min_events: int = Field(
+        20, ge=1, description="Error rates and latencies of fewer events are not judged."
+    )
+    min_labels: int = Field(
+        50, ge=1, description="Accuracy over fewer joined labels is not judged."
+    )
+    label_horizon: Duration = Field(
+        timedelta(hours=24),
+        description="How long a prediction waits for its label (ground truth arrives later).",
+    )
+    max_pending: int = Field(
+        100_000,
+        ge=0,
+        description="Predictions kept waiting for a label at most; beyond it the oldest go.",
+    )
+
+
 class ModelConfig(_Section):
     """A model service Firewatch watches."""
 
@@ -116,6 +145,7 @@ class ModelConfig(_Section):
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     baseline_accuracy: float | None = Field(
         None, gt=0, le=1, description="Expected accuracy (for the accuracy-drop severity bands)."
     )

@@ -131,7 +131,9 @@ async def test_error_rate_fires_with_the_rate_and_where_the_failures_are(
             # The 60 s window holds all three scrapes: 43 failures in 200 requests.
             assert fired.signals is not None and fired.signals.failure_rate == 43 / 200
             assert fired.annotations["summary"] == "Model iris error rate 21.5%"
-            assert fired.annotations["scope"] == "by version: v2 78.0% of 50, v1 2.7% of 150"
+            assert fired.annotations["scope"] == (
+                "by version: v2 78.0% failed of 50, v1 2.7% failed of 150 — concentrated in version v2"
+            )
             service.set("v1", requests=2150, errors=4)
             service.set("v2", requests=50, errors=39)
             clock.advance(seconds=60)

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from firewatch.clock import Clock
 from firewatch.config import FirewatchConfig
+from firewatch.detect.events import InferenceEvents
 from firewatch.detect.probes import HealthProbe
 from firewatch.detect.promql import PrometheusClient
 from firewatch.detect.promql_rules import PromQLRule
@@ -38,6 +39,7 @@ class DetectionRunner:
         client: httpx.AsyncClient,
         registry: CollectorRegistry | None = None,
         store: SignalStore | None = None,
+        events: InferenceEvents | None = None,
     ) -> None:
         latency = Histogram(
             "firewatch_probe_duration_seconds",
@@ -48,6 +50,8 @@ class DetectionRunner:
         )
         models = config.models
         rules = merge_rules(config.rules)
+        self.clock = clock
+        self.events = events
         self.store = store or SignalStore()
         self.engine = RuleEngine(rules, {m.name: m for m in models}, self.store, sink, clock)
         self.probes = [
@@ -101,8 +105,19 @@ class DetectionRunner:
             )
             for r in self.promql
         ]
+        if self.events is not None:
+            every = self.events.every
+            loops.append(_every(every, _fixed(every), self.judge_events, "inference events"))
         if loops:
             await asyncio.gather(*loops)
+
+    async def judge_events(self) -> None:
+        """Publish the signals of every model whose event window is due, and judge them."""
+        assert self.events is not None
+        now = self.clock.now()
+        for model in self.events.due(now):
+            model.publish(self.store, now)
+            await self.engine.evaluate(model.name)
 
 
 def _fixed(seconds: float) -> Callable[[], float]:

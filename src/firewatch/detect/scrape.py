@@ -12,6 +12,7 @@ import httpx
 
 from firewatch.clock import Clock
 from firewatch.config import ModelConfig
+from firewatch.detect import scope
 from firewatch.detect.rule_config import Signal
 from firewatch.detect.rules import RuleEngine
 from firewatch.detect.servers import ScrapeError, ServerTotals, read_totals
@@ -93,10 +94,12 @@ class MetricsScraper:
         if span is not None and span.total_seconds() > 0:
             self._put(Signal.REQUEST_RATE, Sample(now, requests / span.total_seconds()))
         if requests >= cfg.min_requests and totals.errors_observed:
-            scope = _scope(breakdown) if len(breakdown) > 1 else ""
-            context = {"requests": requests, "errors": errors, "scope": scope}
+            where = scope.describe({"version": {v: (r, e) for v, r, e in breakdown}})
+            context = {"requests": requests, "errors": errors, "scope": where}
             self._put(Signal.ERROR_RATE, Sample(now, errors / requests, context))
-        elif not totals.errors_observed and not self._warned_unobserved:
+        else:
+            self.store.forget(name, Signal.ERROR_RATE.value)
+        if not totals.errors_observed and not self._warned_unobserved:
             self._warned_unobserved = True
             log.warning(
                 "%s: the server exposes no failure count; error-rate rules cannot judge it (%s)",
@@ -105,6 +108,8 @@ class MetricsScraper:
             )
         if latency_count >= cfg.min_requests:
             self._put(Signal.LATENCY_MEAN_S, Sample(now, latency_sum / latency_count))
+        else:
+            self.store.forget(name, Signal.LATENCY_MEAN_S.value)
         self._resources(totals, now)
 
     def _resources(self, totals: ServerTotals, now: datetime) -> None:
@@ -127,10 +132,3 @@ class MetricsScraper:
 
     def _put(self, signal: Signal, sample: Sample) -> None:
         self.store.record(self.model.name, signal.value, sample)
-
-
-def _scope(breakdown: list[tuple[str, float, float]]) -> str:
-    """Where the failures are: ``by version: v3 12.1% of 990, v2 0.2% of 1020``."""
-    parts = sorted(breakdown, key=lambda item: -(item[2] / item[1] if item[1] else 0))
-    shown = [f"{v or 'unversioned'} {e / r * 100:.1f}% of {r:g}" for v, r, e in parts if r > 0]
-    return "by version: " + ", ".join(shown)

@@ -43,6 +43,12 @@ class SignalStore:
         while series.minutes and series.minutes[0][0] < sample.at - self.history:
             series.minutes.popleft()
 
+    def forget(self, model: str, signal: str) -> None:
+        """No current value (too little data to judge); the history stays for baselines."""
+        series = self._series.get((model, signal))
+        if series is not None:
+            series.latest = None
+
     def latest(self, model: str, signal: str) -> Sample | None:
         series = self._series.get((model, signal))
         return series.latest if series else None
