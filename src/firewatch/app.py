@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from firewatch.alerts import log as alert_log
 from firewatch.alerts import service as alerts_service
+from firewatch.alerts import verification
 from firewatch.alerts.admission import Admission
 from firewatch.alerts.ingest import parse_alertmanager, parse_grafana
 from firewatch.alerts.journal import Journal, open_journal
@@ -29,6 +30,7 @@ from firewatch.clock import Clock, SystemClock
 from firewatch.config import FirewatchConfig
 from firewatch.detect.events import InferenceEvents
 from firewatch.detect.runner import DetectionRunner
+from firewatch.detect.verify import Verifier, can_verify
 from firewatch.errors import ConfigError
 from firewatch.metrics import FirewatchCollector
 from firewatch.notify import worker as notify_worker
@@ -61,6 +63,9 @@ def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> AlertPolic
         runbook_response=library.response_time,
         inhibit_rules=tuple(config.alerts.inhibit_rules),
         maintenance=tuple(config.alerts.maintenance),
+        verify_models=frozenset(
+            m.name for m in config.models if config.alerts.verify_external and can_verify(m)
+        ),
     )
 
 
@@ -134,6 +139,7 @@ class Runtime:
     journal: Journal = field(init=False)
     admission: Admission = field(init=False)
     events: InferenceEvents = field(init=False)  # inference-event windows, fed by the API
+    detection: DetectionRunner | None = field(init=False, default=None)
     writer: Writer = field(init=False)
     metrics: CollectorRegistry = field(init=False)
     client: httpx.AsyncClient = field(init=False)
@@ -200,6 +206,11 @@ class Runtime:
             self._processor = start_processor_process(
                 self.config.model_dump(mode="json", by_alias=True), self.db.url
             )
+        assert self.detection is not None
+        self._spawn(self.detection.run(), "detection")
+        self._spawn(self._prune_forever(), "prune")
+
+    def _build_workers(self) -> None:
         sink = StoreSink(
             self.writer,
             self.db,
@@ -208,7 +219,7 @@ class Runtime:
                 source, payload, alerts, external=False
             ),
         )
-        detection = DetectionRunner(
+        self.detection = DetectionRunner(
             self.config,
             sink=sink,
             clock=self.clock,
@@ -216,10 +227,6 @@ class Runtime:
             registry=self.metrics,
             events=self.events,
         )
-        self._spawn(detection.run(), "detection")
-        self._spawn(self._prune_forever(), "prune")
-
-    def _build_workers(self) -> None:
         if self.config.alerts.processor == "thread":
             self.alerts = AlertProcessor(
                 journal=self.journal,
@@ -251,11 +258,20 @@ class Runtime:
                 (runbook_engine.CONSUMER, runbooks.on_event, runbooks.types),
             )
         ]
+        verifier = Verifier(
+            {m.name: m for m in self.config.models},
+            self.detection.engine.rules,
+            client=self.client,
+            store=self.detection.store,
+            scrapers={s.model.name: s for s in self.detection.scrapers},
+        )
+        verify, verify_dead = verification.verify_handlers(verifier.verify, self.writer, self.clock)
         self.jobs = JobRunner(
             kinds={
                 notify_worker.DELIVER_JOB: JobKind(notify.deliver, on_dead=notify.on_dead),
                 runbook_engine.RUN_JOB: JobKind(runbooks.run_job),
                 AUTO_RESOLVE_JOB: JobKind(self._auto_resolve),
+                verification.VERIFY_JOB: JobKind(verify, on_dead=verify_dead),
             },
             db=self.db,
             writer=self.writer,

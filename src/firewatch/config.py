@@ -263,6 +263,11 @@ class AlertsConfig(_Section):
         description="Where alerts are processed: in the server (simplest, lowest latency) or in "
         "a process of its own (for high alert volume: the API keeps a core to itself).",
     )
+    verify_external: bool = Field(
+        True,
+        description="Check an alert from Alertmanager, Grafana or PagerDuty against the model "
+        "(re-probe, re-read metrics) before paging, for models with a url or metrics_url.",
+    )
     max_backlog: int = Field(
         100_000,
         ge=0,

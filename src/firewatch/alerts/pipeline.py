@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from firewatch.alerts import bulk
+from firewatch.alerts import bulk, verification
 from firewatch.alerts.matchers import parse_matchers
 from firewatch.alerts.models import AlertRow
 from firewatch.alerts.schemas import Alert, AlertStatus
@@ -86,6 +86,7 @@ class AlertPolicy:
     runbook_response: Callable[[str], timedelta | None] = field(default=lambda _name: None)
     inhibit_rules: tuple[InhibitRule, ...] = tuple(default_inhibit_rules())
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    verify_models: frozenset[str] = frozenset()  # models Firewatch can reach to verify alerts
 
     def new_state(self) -> PipelineState:
         return PipelineState(self.inhibit_rules)
@@ -305,6 +306,10 @@ class _Batch:
         runbook = alert.annotations.get("runbook") or None
         why = f"Severity {classification.severity}: " + "; ".join(classification.reasons) + "."
         description = f"{alert.annotations.get('description', '')}\n\n{why}".strip()
+        verify = (
+            alert.labels["source"] in verification.EXTERNAL_SOURCES
+            and alert.model in self.policy.verify_models
+        )
         incident = incident_service.open_incident(
             self.session,
             title=_summary(alert),
@@ -326,8 +331,11 @@ class _Batch:
                 "fingerprint": fp,
                 "reasons": classification.reasons,
                 "starts_at": alert.starts_at.isoformat(),
+                **({"verification": verification.PENDING} if verify else {}),
             },
         )
+        if verify:
+            verification.enqueue(self.session, incident, alert, self.now)
         self.rows[incident.id] = incident
         self.state.remember_names(incident.id, {alert.alertname})
         self.info[incident.id] = _Incident(

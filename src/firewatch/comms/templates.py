@@ -37,7 +37,15 @@ def _environment() -> Environment:
 
 
 ACTION_KINDS = frozenset(
-    {"action_succeeded", "action_failed", "verified", "escalated", "mitigated", "check"}
+    {
+        "action_succeeded",
+        "action_failed",
+        "verified",
+        "unverified",
+        "escalated",
+        "mitigated",
+        "check",
+    }
 )
 """The timeline entries a message lists as what was already done."""
 

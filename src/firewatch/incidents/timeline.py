@@ -25,6 +25,7 @@ class TimelineKind(StrEnum):
     ALERT_ATTACHED = "alert_attached"  # another alert joined the open incident
     ALERT_RESOLVED = "alert_resolved"
     VERIFIED = "verified"  # the alert was confirmed real (e.g. /health re-probed)
+    UNVERIFIED = "unverified"  # it could not be confirmed: kept and notified, marked so
     CHECK = "check"  # a runbook check ran; details hold outcome and output
     NOTIFIED = "notified"
     NOTIFICATION_FAILED = "notification_failed"

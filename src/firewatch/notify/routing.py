@@ -30,6 +30,8 @@ class Delivery:
 NOTIFYING_EVENTS = frozenset(
     {
         "incident.opened",
+        "incident.verified",
+        "incident.unverified",
         "incident.severity_changed",
         "incident.escalated",
         "incident.mitigated",
@@ -54,7 +56,14 @@ def deliveries_for(event: Event, config: NotifyConfig) -> list[Delivery]:
     severity = Severity(payload["severity"])
     details = payload.get("details", {})
     if event.type == "incident.opened":
+        if details.get("verification") == "pending":  # paged once checked (verified/unverified)
+            return []
         return _routes(config, severity, "opened", None)
+    if event.type == "incident.verified" and details.get("held_page"):
+        return _routes(config, severity, "opened", None)  # what confirmed it is under Action
+    if event.type == "incident.unverified" and details.get("held_page"):
+        headline = "⚠️ UNVERIFIED: Firewatch could not confirm this alert; check before acting."
+        return _routes(config, severity, "opened", headline)
     if event.type == "incident.severity_changed":
         if details.get("direction") != "raised":
             return []
