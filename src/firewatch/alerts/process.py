@@ -8,6 +8,7 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import os
 import signal
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -74,10 +75,22 @@ async def _run(config: dict[str, Any], database_url: str) -> None:  # pragma: no
     task = asyncio.create_task(processor.run_forever(poll_interval=0.05))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    watch = asyncio.create_task(_stop_with_parent(task))
     try:
         await task
     except asyncio.CancelledError:
         pass
     finally:
+        watch.cancel()
         writer.stop()
         db.dispose()
+
+
+async def _stop_with_parent(task: asyncio.Task[None]) -> None:  # pragma: no cover
+    """A parent killed with SIGKILL cannot stop its children: notice it is gone and stop, so a
+    restarted server does not find an orphan still processing its journal."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    log.error("the server process %d is gone; stopping", parent)
+    task.cancel()
