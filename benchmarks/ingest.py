@@ -141,19 +141,23 @@ def rss_mb(pid: int) -> float:
     return total
 
 
-def backlog(target: Target) -> float | None:
+def backlog(target: Target) -> tuple[float, float] | None:
+    """Firewatch's alerts accepted but not processed yet, and the oldest one's age in seconds."""
     if target.webhook is False:
         return None
     try:
         conn = http.client.HTTPConnection(target.host, target.port, timeout=5)
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()
+        conn.close()
     except OSError:
         return None
+    found = {}
     for line in text.splitlines():
-        if line.startswith("firewatch_alert_backlog "):
-            return float(line.split()[1])
-    return None
+        name, _, value = line.partition(" ")
+        if name in ("firewatch_alert_backlog", "firewatch_alert_backlog_age_seconds"):
+            found[name] = float(value)
+    return found["firewatch_alert_backlog"], found["firewatch_alert_backlog_age_seconds"]
 
 
 def run(target: Target, workload: str, seconds: float, clients: int) -> dict[str, Any]:
@@ -162,7 +166,8 @@ def run(target: Target, workload: str, seconds: float, clients: int) -> dict[str
     procs = [
         ctx.Process(target=client, args=(target, workload, seconds, w, out)) for w in range(clients)
     ]
-    peak_rss, lags = 0.0, []
+    peak_rss = 0.0
+    lags: list[tuple[float, float]] = []
     stop = threading.Event()
 
     def watch() -> None:
@@ -185,7 +190,7 @@ def run(target: Target, workload: str, seconds: float, clients: int) -> dict[str
     drain = 0.0
     if target.webhook:  # how long until every accepted alert is processed
         t0 = time.monotonic()
-        while (lag := backlog(target)) and lag > 0 and time.monotonic() - t0 < 300:
+        while (lag := backlog(target)) and lag[0] > 0 and time.monotonic() - t0 < 300:
             time.sleep(0.2)
         drain = time.monotonic() - t0
     stop.set()
@@ -197,7 +202,8 @@ def run(target: Target, workload: str, seconds: float, clients: int) -> dict[str
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         "rss_mb": peak_rss,
-        "max_backlog": max(lags) if lags else None,
+        "max_backlog": max(n for n, _ in lags) if lags else None,
+        "max_lag_s": max(age for _, age in lags) if lags else None,
         "drain_s": drain if target.webhook else None,
     }
 
@@ -321,15 +327,16 @@ def main() -> None:
         f"\nIngest, batches of {BATCH}, {args.clients} closed-loop clients, {args.seconds:g} s per run"
     )
     print(
-        f"{'workload':9}{'server':19}{'alerts/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'peak MB':>9}{'max lag':>9}{'drain s':>8}{'ratio':>7}"
+        f"{'workload':9}{'server':19}{'alerts/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'peak MB':>9}{'max lag':>9}{'lag s':>7}{'drain s':>8}{'503s':>6}{'ratio':>7}"
     )
     base = {w: r["alerts_per_s"] for w, n, r in rows if n == "alertmanager"}
     for workload, name, r in rows:
         ratio = f"{r['alerts_per_s'] / base[workload]:.2f}×" if workload in base else "—"
         lag = f"{r['max_backlog']:,.0f}" if r["max_backlog"] is not None else "—"
+        lag_s = f"{r['max_lag_s']:.1f}" if r["max_lag_s"] is not None else "—"
         drain = f"{r['drain_s']:.1f}" if r["drain_s"] is not None else "—"
         print(
-            f"{workload:9}{name:19}{r['alerts_per_s']:>10,.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['rss_mb']:>9.0f}{lag:>9}{drain:>8}{ratio:>7}"
+            f"{workload:9}{name:19}{r['alerts_per_s']:>10,.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['rss_mb']:>9.0f}{lag:>9}{lag_s:>7}{drain:>8}{r['errors']:>6}{ratio:>7}"
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from firewatch.store.base import Base, BigIntPK, JSONType, UTCDateTime
@@ -32,7 +32,13 @@ class AlertRow(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         Index("ix_alerts_incident_id_status", "incident_id", "status"),
-        Index("ix_alerts_status_model", "status", "model"),
+        # pruning reads resolved alerts only; new (firing) alerts pay nothing for this index
+        Index(
+            "ix_alerts_resolved_ends_at",
+            "ends_at",
+            sqlite_where=text("status = 'resolved'"),
+            postgresql_where=text("status = 'resolved'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -7,6 +7,7 @@ records; an alert that cannot be confirmed is kept and still notified, marked un
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -87,22 +88,23 @@ class Verifier:
         found: list[str] = []  # what confirms it
         fine: list[str] = []  # what was checked and looked normal
         url = model.probe_url()
-        if url is not None:
-            result = await probe_once(
-                self.client, url, model.probe.timeout.total_seconds(), model.health_check
-            )
-            checks.append({"check": "health", "url": url, "ok": result.ok, "detail": result.detail})
-            if result.ok:
-                fine.append(f"health check OK ({result.latency_s * 1000:.0f} ms)")
-            else:
-                found.append(f"health check failing ({result.detail})")
         wanted = signals_about(alertname)
-        scraper = self.scrapers.get(model_name)
-        if scraper is not None and wanted:
-            totals = await scraper.check()  # a fresh read of /metrics into the signal store
-            if totals is None:
-                checks.append({"check": "metrics", "url": scraper.url, "ok": False})
-                found.append(f"/metrics unreadable ({scraper.url})")
+        scraper = self.scrapers.get(model_name) if wanted else None
+        probe, totals = await asyncio.gather(  # at once: the page waits for the slower
+            probe_once(self.client, url, model.probe.timeout.total_seconds(), model.health_check)
+            if url is not None
+            else _nothing(),
+            scraper.check() if scraper is not None else _nothing(),  # a fresh /metrics read
+        )
+        if probe is not None:
+            checks.append({"check": "health", "url": url, "ok": probe.ok, "detail": probe.detail})
+            if probe.ok:
+                fine.append(f"health check OK ({probe.latency_s * 1000:.0f} ms)")
+            else:
+                found.append(f"health check failing ({probe.detail})")
+        if scraper is not None and totals is None:
+            checks.append({"check": "metrics", "url": scraper.url, "ok": False})
+            found.append(f"/metrics unreadable ({scraper.url})")
         for signal in wanted:
             self._judge(model_name, signal, checks, found, fine)
         if found:
@@ -150,6 +152,10 @@ class Verifier:
             ):
                 return rule
         return None
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _show(signal: Signal, value: float) -> str:
