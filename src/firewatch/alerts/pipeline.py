@@ -103,7 +103,11 @@ class _Incident:
 
 def group_key(alert: Alert, group_by: Sequence[str]) -> str:
     """``model=iris`` by default; Alertmanager-style ``group_by`` over any labels."""
-    return ",".join(f"{name}={alert.labels.get(name, '')}" for name in group_by)
+    labels = alert.labels
+    if len(group_by) == 1:  # the default, on the hot path
+        name = group_by[0]
+        return f"{name}={labels.get(name, '')}"
+    return ",".join([f"{name}={labels.get(name, '')}" for name in group_by])
 
 
 def process_alerts(
@@ -296,11 +300,10 @@ class _Batch:
                 attached = items[1:]
             if attached:
                 self._record_attached(incident, attached)
+            display_id, incident_id, known = incident.display_id, incident.id, self.state.known
             for fp, alert, classification, result in items:
-                result.incident = incident.display_id
-                self._store(
-                    fp, alert, self.state.known.get(fp), classification.severity, incident.id, None
-                )
+                result.incident = display_id
+                self._store(fp, alert, known.get(fp), classification.severity, incident_id, None)
 
     def _open(self, key: str, fp: str, alert: Alert, classification: Classification) -> IncidentRow:
         runbook = alert.annotations.get("runbook") or None
@@ -460,7 +463,7 @@ class _Batch:
                     suppressed_by,
                     v.json(labels),
                     v.json(alert.annotations),
-                    v.json(_signals(alert)),
+                    v.json(_signals(alert)) if alert.signals else "{}",
                     v.time(alert.starts_at),
                     None,
                     self.now_value,

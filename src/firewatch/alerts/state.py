@@ -55,10 +55,12 @@ class PipelineState:
         self.warm = False
 
     def remember(self, fp: str, known: Known) -> None:
-        self.known[fp] = known
-        self.known.move_to_end(fp)
-        if len(self.known) > self.max_known:
-            self.known.popitem(last=False)
+        remembered = self.known
+        if fp in remembered:
+            remembered.move_to_end(fp)
+        remembered[fp] = known
+        if len(remembered) > self.max_known:
+            remembered.popitem(last=False)
 
     def remember_names(self, incident_id: int, names: set[str]) -> None:
         self.signal_names[incident_id] = names
@@ -90,7 +92,7 @@ class PipelineState:
         """Indexes of the inhibit rules whose source matchers this alert matches (cached by the
         values of the labels those matchers read: usually just the alertname)."""
         labels = alert.labels
-        key = "\xff".join([labels.get(n, "") for n in self._source_names])
+        key = _key(labels, self._source_names)
         found = self.source_rules.get(key)
         if found is None:
             matched = (
@@ -101,7 +103,7 @@ class PipelineState:
 
     def targets_matched(self, fp: str, alert: Alert) -> tuple[int, ...]:
         labels = alert.labels
-        key = "\xff".join([labels.get(n, "") for n in self._target_names])
+        key = _key(labels, self._target_names)
         found = self.target_rules.get(key)
         if found is None:
             matched = (
@@ -131,3 +133,10 @@ class PipelineState:
             if source is not None and source != fp:
                 return source
         return None
+
+
+def _key(labels: dict[str, str], names: list[str]) -> str:
+    """The values of the labels some matchers read, as one cache key."""
+    if len(names) == 1:  # usually the alertname alone
+        return labels.get(names[0], "")
+    return "\xff".join([labels.get(n, "") for n in names])

@@ -131,7 +131,9 @@ class CompiledInhibitRule:
     equal: tuple[str, ...]
 
     def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
-        return tuple(labels.get(name, "") for name in self.equal)
+        if len(self.equal) == 1:  # usually just the model
+            return (labels.get(self.equal[0], ""),)
+        return tuple([labels.get(name, "") for name in self.equal])
 
 
 @dataclass(frozen=True)
