@@ -14,6 +14,7 @@ from enum import StrEnum
 from firewatch.severity import Severity, Signals
 
 CORE_LABELS = ("model", "version", "alertname", "severity", "source")
+_CANONICAL = frozenset(s.value for s in Severity)
 
 
 class AlertStatus(StrEnum):
@@ -36,11 +37,13 @@ class Alert:
     dedup_key: str | None = None  # PagerDuty: same key while open → same alert
 
     def __post_init__(self) -> None:
-        missing = [name for name in ("alertname", "source") if not self.labels.get(name)]
-        if missing:
+        labels = self.labels
+        if not labels.get("alertname") or not labels.get("source"):
+            missing = [name for name in ("alertname", "source") if not labels.get(name)]
             raise ValueError(f"alert labels must include {', '.join(missing)}")
-        if "severity" in self.labels:
-            self.labels["severity"] = Severity.parse(self.labels["severity"]).value
+        severity = labels.get("severity")
+        if severity is not None and severity not in _CANONICAL:  # adapters set it canonical
+            labels["severity"] = Severity.parse(severity).value
 
     @property
     def alertname(self) -> str:
