@@ -128,6 +128,59 @@ class EventsConfig(_Section):
         ge=0,
         description="Predictions kept waiting for a label at most; beyond it the oldest go.",
     )
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto",
+        description="Which quality metrics labels give: classification (accuracy, precision, "
+        "recall, F1, ROC-AUC) or regression (MAE, RMSE); auto: regression when predictions and "
+        "labels are numbers that are not all whole.",
+    )
+    positive_label: str | None = Field(
+        None,
+        description="The positive class for precision / recall / F1 / ROC-AUC (default: 1 or "
+        "true for binary labels; other labels are macro-averaged).",
+    )
+
+
+class DriftConfig(_Section):
+    """Drift and data quality of the features, predictions and labels in inference events,
+    against a reference (a CSV / Parquet file or a saved profile, or the first ``collect`` of
+    traffic). See docs/drift.md for the tests and their defaults."""
+
+    reference: Path | None = Field(
+        None,
+        description="Reference data: .csv, .parquet, or a profile from `firewatch drift profile`.",
+    )
+    collect: Duration | None = Field(
+        None, description="Without a file: take this much of the first traffic as the reference."
+    )
+    prediction_column: str = Field("prediction", description="Reference column of predictions.")
+    label_column: str = Field("label", description="Reference column of true labels.")
+    window: Duration = Field(timedelta(hours=1), description="Current window compared.")
+    evaluate_every: Duration = Field(timedelta(minutes=1), description="How often it is judged.")
+    min_rows: int = Field(200, ge=1, description="Fewer current rows than this are not judged.")
+    test: str | None = Field(None, description="One test for every column (default: per column).")
+    column_tests: dict[str, str] = Field(default_factory=dict, description="Test per column.")
+    threshold: float | None = Field(None, gt=0, description="Overrides each test's threshold.")
+    drift_share: float = Field(
+        0.5, gt=0, le=1, description="Dataset drift when this share of features drifted."
+    )
+    bins: int = Field(1000, ge=10, le=100_000, description="Profile bins per numerical column.")
+    null_rate_points: float = Field(
+        5.0, ge=0, description="Quality: flag a null rate this many points above the reference."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DriftConfig:
+        from firewatch.drift.stattests import get
+
+        if self.reference is None and self.collect is None:
+            raise ValueError("drift needs a reference file or a collect period")
+        if self.reference is not None and not self.reference.is_file():
+            raise ValueError(f"drift reference {self.reference} is not a file")
+        for name in [self.test, *self.column_tests.values()]:
+            if name is not None:
+                get(name)
+        return self
 
 
 class ModelConfig(_Section):
@@ -146,6 +199,7 @@ class ModelConfig(_Section):
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    drift: DriftConfig | None = Field(None, description="Drift and data quality detection.")
     baseline_accuracy: float | None = Field(
         None, gt=0, le=1, description="Expected accuracy (for the accuracy-drop severity bands)."
     )

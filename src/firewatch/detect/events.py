@@ -26,6 +26,8 @@ import msgspec
 
 from firewatch.config import EventsConfig, ModelConfig
 from firewatch.detect import scope
+from firewatch.detect.drift import ModelDrift
+from firewatch.detect.label_metrics import LabelStats
 from firewatch.detect.rule_config import Signal
 from firewatch.detect.signals import Sample, SignalStore
 from firewatch.errors import InvalidInput
@@ -34,7 +36,15 @@ MAX_EVENTS = 50_000  # per request
 BUCKETS_PER_WINDOW = 30
 MAX_VALUES = 100  # values kept per dimension per bucket, "(other)" included, which counts the rest
 OTHER = "(other)"
-FUTURE_SKEW = timedelta(minutes=1)  # event times later than now by more are taken as now
+FUTURE_SKEW = timedelta(minutes=1)
+QUALITY_SIGNALS = (
+    Signal.PRECISION,
+    Signal.RECALL,
+    Signal.F1,
+    Signal.ROC_AUC,
+    Signal.MAE,
+    Signal.RMSE,
+)  # event times later than now by more are taken as now
 
 # Latency histogram: log-spaced bounds from 1 ms to ~5 min, 10% apart, so a percentile read
 # from it is within 10% of the exact value.
@@ -55,6 +65,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     error: bool = False
     error_type: _Name | None = None  # e.g. timeout, OOMKilled, 500
     prediction: Any = None
+    score: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None  # P(positive), for ROC-AUC
     features: dict[str, float | str | bool | None] | None = None  # for the drift detectors
     segment: dict[_Name, _Name] | None = None  # e.g. {"region": "eu", "plan": "free"}
 
@@ -134,6 +145,7 @@ class _Bucket:
     judged: int = 0
     wrong: int = 0
     judged_by: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    labels: LabelStats = field(default_factory=LabelStats)
 
 
 @dataclass(slots=True)
@@ -141,6 +153,7 @@ class _Pending:
     at: datetime
     dims: tuple[tuple[str, str], ...]
     prediction: Any
+    score: float | None = None
 
 
 def _count(table: dict[str, dict[str, list[int]]], dim: str, value: str, bad: bool) -> None:
@@ -165,9 +178,17 @@ def _label_value(value: Any) -> str:
 class ModelEvents:
     """One model's windows and label joins."""
 
-    def __init__(self, name: str, config: EventsConfig, *, judge_traffic: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: EventsConfig,
+        *,
+        judge_traffic: bool,
+        drift: ModelDrift | None = None,
+    ) -> None:
         self.name = name
         self.config = config
+        self.drift = drift
         self.judge_traffic = judge_traffic  # no /metrics: error rate and latency come from here
         self.width = max(config.window / BUCKETS_PER_WINDOW, timedelta(seconds=1))
         self.buckets: dict[int, _Bucket] = {}
@@ -218,7 +239,23 @@ class ModelEvents:
                 bucket.latency_sum += seconds
                 slot = bisect.bisect_left(LATENCY_BOUNDS, seconds)
                 bucket.latency_bins[slot] = bucket.latency_bins.get(slot, 0) + 1
+        if self.drift is not None:
+            self.drift.add_events(self._drift_rows(events, now), now)
         return EventsAccepted(accepted, duplicates, too_old, len(self.pending))
+
+    def _drift_rows(
+        self, events: Iterable[EventIn], now: datetime
+    ) -> Iterable[tuple[datetime, str | None, dict[str, Any]]]:
+        assert self.drift is not None
+        prediction = self.drift.config.prediction_column
+        for event in events:
+            if event.error or (event.features is None and event.prediction is None):
+                continue
+            row: dict[str, Any] = dict(event.features or {})
+            if event.prediction is not None:
+                row[prediction] = event.prediction
+            at = event.time or now
+            yield (now if at > now + FUTURE_SKEW else at), event.model_version, row
 
     def _remember(
         self, event: EventIn, at: datetime, dims: tuple[tuple[str, str], ...], now: datetime
@@ -227,9 +264,9 @@ class ModelEvents:
             return
         early = self.early.pop(event.request_id, None)
         if early is not None:  # its label came first
-            self._judge(event.prediction, early[0], dims, now)
+            self._judge(event.prediction, early[0], dims, now, event.score)
             return
-        self.pending[event.request_id] = _Pending(at, dims, event.prediction)
+        self.pending[event.request_id] = _Pending(at, dims, event.prediction, event.score)
         while len(self.pending) > self.config.max_pending:
             self.pending.popitem(last=False)
 
@@ -247,13 +284,20 @@ class ModelEvents:
             if found.prediction is None:
                 not_judged += 1
                 continue
-            self._judge(found.prediction, label.label, found.dims, now)
+            self._judge(found.prediction, label.label, found.dims, now, found.score)
         while len(self.early) > self.config.max_pending:
             self.early.popitem(last=False)
+        if self.drift is not None:
+            self.drift.add_labels((label.label for label in labels), now)
         return LabelsAccepted(matched, waiting, not_judged)
 
     def _judge(
-        self, prediction: Any, truth: Any, dims: tuple[tuple[str, str], ...], now: datetime
+        self,
+        prediction: Any,
+        truth: Any,
+        dims: tuple[tuple[str, str], ...],
+        now: datetime,
+        score: float | None = None,
     ) -> None:
         """Accuracy is over labels by when they arrived: "how right were the predictions whose
         ground truth we learnt recently"."""
@@ -263,6 +307,7 @@ class ModelEvents:
         bucket = self._bucket(now)
         bucket.judged += 1
         bucket.wrong += wrong
+        bucket.labels.add(prediction, truth, score, self.config.positive_label)
         for dim, value in (*dims, ("label", _label_value(truth))):
             _count(bucket.judged_by, dim, value, wrong)
 
@@ -289,9 +334,13 @@ class ModelEvents:
         if total.latency_n >= self.config.min_events:
             put[Signal.LATENCY_P95_S] = Sample(now, _percentile(total.latency_bins, 0.95))
         if total.judged >= self.config.min_labels:
-            where = scope.describe(total.judged_by, failure="wrong")
-            context = {"labels": total.judged, "wrong": total.wrong, "scope": where}
-            put[Signal.ACCURACY] = Sample(now, 1 - total.wrong / total.judged, context)
+            quality = total.labels.metrics(self.config.task, self.config.positive_label)
+            if "mae" not in quality:  # accuracy means nothing for a regression
+                where = scope.describe(total.judged_by, failure="wrong")
+                context = {"labels": total.judged, "wrong": total.wrong, "scope": where}
+                put[Signal.ACCURACY] = Sample(now, 1 - total.wrong / total.judged, context)
+            for name, value in quality.items():
+                put[Signal(name)] = Sample(now, value, {"labels": total.judged})
         if self.judge_traffic and first is not None:
             covered = now.timestamp() - first * self.width.total_seconds()
             span = min(self.config.window.total_seconds(), max(covered, 1.0))
@@ -302,7 +351,7 @@ class ModelEvents:
                 put[Signal.ERROR_RATE] = Sample(now, total.errors / total.events, context)
             if total.latency_n >= self.config.min_events:
                 put[Signal.LATENCY_MEAN_S] = Sample(now, total.latency_sum / total.latency_n)
-        judged = [Signal.LATENCY_P95_S, Signal.ACCURACY]
+        judged = [Signal.LATENCY_P95_S, Signal.ACCURACY, *QUALITY_SIGNALS]
         if self.judge_traffic:
             judged += [Signal.REQUEST_RATE, Signal.ERROR_RATE, Signal.LATENCY_MEAN_S]
         for signal in judged:
@@ -310,6 +359,17 @@ class ModelEvents:
                 store.record(self.name, signal.value, put[signal])
             else:
                 store.forget(self.name, signal.value)
+        drift = self.drift
+        if drift is not None and (
+            drift.evaluated_at is None or now - drift.evaluated_at >= drift.config.evaluate_every
+        ):
+            verdict = drift.publish(store, now)
+            if verdict is not None and Signal.ACCURACY in put:
+                put[Signal.ACCURACY].context["detail"] = drift.hint(verdict, accuracy_fell=True)
+        if drift is not None and Signal.ACCURACY in put:
+            baseline = drift.reference_accuracy()
+            if baseline is not None:
+                put[Signal.ACCURACY].context["baseline_accuracy"] = baseline
 
 
 def _merge(total: _Bucket, bucket: _Bucket) -> None:
@@ -323,6 +383,7 @@ def _merge(total: _Bucket, bucket: _Bucket) -> None:
         total.error_types[kind] = total.error_types.get(kind, 0) + n
     total.judged += bucket.judged
     total.wrong += bucket.wrong
+    total.labels.merge(bucket.labels)
     for into, table in ((total.by, bucket.by), (total.judged_by, bucket.judged_by)):
         for dim, values in table.items():
             merged = into.setdefault(dim, {})
@@ -358,6 +419,8 @@ class InferenceEvents:
     def __init__(self, models: Iterable[ModelConfig]) -> None:
         self.configs = {m.name: m for m in models}
         self.models: dict[str, ModelEvents] = {}
+        # References load at start: a broken one is a config error, not a failing request.
+        self.drift = {m.name: ModelDrift(m.name, m.drift) for m in self.configs.values() if m.drift}
 
     def of(self, model: str) -> ModelEvents:
         found = self.models.get(model)
@@ -367,6 +430,7 @@ class InferenceEvents:
                 model,
                 config.events if config else EventsConfig(),
                 judge_traffic=config is None or config.metrics_url is None,
+                drift=self.drift.get(model),
             )
         return found
 
@@ -382,4 +446,5 @@ class InferenceEvents:
     def every(self) -> float:
         """Seconds between checks for models due."""
         intervals = [m.events.evaluate_every for m in self.configs.values()]
+        intervals += [m.drift.evaluate_every for m in self.configs.values() if m.drift]
         return min([*intervals, EventsConfig().evaluate_every]).total_seconds()

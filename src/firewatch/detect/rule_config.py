@@ -19,6 +19,13 @@ SlowResponses       latency_mean_s        above 1 s: well past what an  2m      
                                           answer in, sustained                     responses")
 AccuracyLow         accuracy              below 85% (the seed's alert)  0s         HIGH, raised
                                                                                    by the drop
+DataDrift           data_drift            the share of drifted features 0s (keeps   SEV3: quality
+                                          reaches drift.drift_share     firing     at risk, not
+                                          (0.5, Evidently's default)    10m)       yet lost
+PredictionDrift     prediction_drift      the predictions drifted       0s         SEV3
+LabelDrift          label_drift           the labels' mix drifted       0s         SEV4
+DataQuality         data_quality          any finding (nulls, ranges,   0s         SEV3
+                                          new categories, schema)
 HighMemory          memory_fraction       above 90% of limits.memory    5m         SEV3: OOM-kill
                                                                                    is near
 HighCPU             cpu_fraction          above 90% of limits.cpu       10m        SEV4: latency
@@ -52,6 +59,16 @@ class Signal(StrEnum):
     LATENCY_P95_S = "latency_p95_s"  # from inference events
     ACCURACY = "accuracy"  # from inference events joined with labels
     PROBE_LATENCY_S = "probe_latency_s"  # the health probe's own latency
+    PRECISION = "precision"  # classification, from joined labels (macro over classes)
+    RECALL = "recall"
+    F1 = "f1"
+    ROC_AUC = "roc_auc"  # binary classification, from events' scores
+    MAE = "mae"  # regression, from joined labels
+    RMSE = "rmse"
+    DATA_DRIFT = "data_drift"  # 1 when the share of drifted features reaches drift_share
+    PREDICTION_DRIFT = "prediction_drift"  # 1 when the predictions' distribution drifted
+    LABEL_DRIFT = "label_drift"  # 1 when the labels' distribution drifted
+    DATA_QUALITY = "data_quality"  # data quality findings in the current window
 
 
 class Condition(StrEnum):
@@ -158,6 +175,38 @@ def builtin_rules() -> list[RuleConfig]:
                 "annotations": {
                     "summary": "Model {model} accuracy {value_pct} (below {threshold_pct})"
                 },
+            },
+            {
+                "name": "DataDrift",
+                "signal": "data_drift",
+                "threshold": 0.5,
+                "keep_firing_for": "10m",
+                "severity": "SEV3",
+                "annotations": {"summary": "Model {model}: its input data drifted"},
+            },
+            {
+                "name": "PredictionDrift",
+                "signal": "prediction_drift",
+                "threshold": 0.5,
+                "keep_firing_for": "10m",
+                "severity": "SEV3",
+                "annotations": {"summary": "Model {model}: its predictions drifted"},
+            },
+            {
+                "name": "LabelDrift",
+                "signal": "label_drift",
+                "threshold": 0.5,
+                "keep_firing_for": "10m",
+                "severity": "SEV4",
+                "annotations": {"summary": "Model {model}: the true labels' mix changed"},
+            },
+            {
+                "name": "DataQuality",
+                "signal": "data_quality",
+                "threshold": 0,
+                "keep_firing_for": "10m",
+                "severity": "SEV3",
+                "annotations": {"summary": "Model {model}: {value:.0f} data quality problem(s)"},
             },
             {
                 "name": "HighMemory",

@@ -22,7 +22,23 @@ from firewatch.severity import Signals
 
 log = logging.getLogger(__name__)
 
-SOURCES = {Signal.ACCURACY: "events", Signal.LATENCY_P95_S: "events"}
+SOURCES = dict.fromkeys(
+    (
+        Signal.ACCURACY,
+        Signal.LATENCY_P95_S,
+        Signal.PRECISION,
+        Signal.RECALL,
+        Signal.F1,
+        Signal.ROC_AUC,
+        Signal.MAE,
+        Signal.RMSE,
+        Signal.DATA_DRIFT,
+        Signal.PREDICTION_DRIFT,
+        Signal.LABEL_DRIFT,
+        Signal.DATA_QUALITY,
+    ),
+    "events",
+)
 
 
 @dataclass
@@ -94,17 +110,20 @@ def condition_holds(
 
 
 def signals_for_classifier(
-    signal: Signal | None, value: float, model: ModelConfig | None
+    signal: Signal | None,
+    value: float,
+    model: ModelConfig | None,
+    baseline: float | None = None,
 ) -> Signals | None:
-    """What the severity classifier should see when a rule on this signal fires."""
+    """What the severity classifier should see when a rule on this signal fires (``baseline``:
+    the accuracy measured on the reference data, when the config gives none)."""
     if signal is Signal.ERROR_RATE:
         return Signals(failure_rate=min(1.0, max(0.0, value)))
     if signal in (Signal.LATENCY_MEAN_S, Signal.LATENCY_P95_S):
         return Signals(slow=True)
-    if signal is Signal.ACCURACY and model is not None and model.baseline_accuracy:
-        return Signals(
-            accuracy=min(1.0, max(0.0, value)), baseline_accuracy=model.baseline_accuracy
-        )
+    expected = (model.baseline_accuracy if model else None) or baseline
+    if signal is Signal.ACCURACY and expected:
+        return Signals(accuracy=min(1.0, max(0.0, value)), baseline_accuracy=expected)
     return None
 
 
@@ -195,13 +214,17 @@ class RuleEngine:
             annotations["description"] = (
                 f"{annotations.get('description', '')}\nWhere: {scope}".strip()
             )
+        if detail := sample.context.get("detail"):
+            annotations["description"] = f"{annotations.get('description', '')}\n{detail}".strip()
         if rule.runbook:
             annotations["runbook"] = rule.runbook
         return Alert(
             labels=labels,
             starts_at=self.clock.now(),
             annotations=annotations,
-            signals=signals_for_classifier(rule.signal, sample.value, config),
+            signals=signals_for_classifier(
+                rule.signal, sample.value, config, sample.context.get("baseline_accuracy")
+            ),
         )
 
 
