@@ -200,3 +200,25 @@ def test_regression_labels_give_mae_and_rmse(clock: FakeClock) -> None:
     assert rmse is not None
     assert rmse.value == pytest.approx(np.sqrt(metrics.mean_squared_error(truth, predicted)))
     assert store.latest("m", "accuracy") is None
+
+
+def test_broken_inputs_are_data_quality_findings_naming_the_columns(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    config = config_for(write_reference(tmp_path / "reference.csv"))
+    windows = InferenceEvents(config.models)
+    scorer = windows.of("scorer")
+    broken = events(0, 500)
+    for k, event in enumerate(broken):
+        event["features"]["income"] = None  # the upstream join broke
+        event["features"]["plan"] = "enterprise" if k % 2 else event["features"]["plan"]
+        event["features"]["region"] = "eu"  # a feature the reference never had
+    scorer.add_events([EventIn(**e) for e in broken], clock.now())
+    store = SignalStore()
+    scorer.publish(store, clock.now())
+    quality = store.latest("scorer", "data_quality")
+    assert quality is not None and quality.value >= 3
+    detail = quality.context["detail"]
+    assert "[critical] `income`" in detail
+    assert "enterprise" in detail
+    assert "region" in detail

@@ -32,6 +32,7 @@ from firewatch.detect.signals import Sample, SignalStore
 from firewatch.drift import DataError, DriftOptions, Profile, Table, build_profile, read_table
 from firewatch.drift.check import ColumnDrift, DriftReport, check_sketches
 from firewatch.drift.profile import ColumnProfile
+from firewatch.drift.quality import QualityOptions, QualityReport, check_quality_sketches
 from firewatch.drift.sketch import CategoricalSketch, NumericSketch, category_name
 from firewatch.drift.stattests.base import Kind
 from firewatch.errors import ConfigError
@@ -97,6 +98,7 @@ class DriftVerdict:
     label: ColumnDrift | None
     rows: int
     invalid: dict[str, int]  # values that were text where numbers were expected
+    quality: QualityReport
 
 
 class ModelDrift:
@@ -123,6 +125,7 @@ class ModelDrift:
             threshold=config.threshold,
             drift_share=config.drift_share,
         )
+        self.quality_options = QualityOptions(null_rise=config.null_rate_points / 100)
 
     def reference_accuracy(self) -> float | None:
         """Accuracy on the reference's sampled rows that have both a prediction and a label."""
@@ -282,12 +285,25 @@ class ModelDrift:
             self.profile.source,
         )
         report = check_sketches(reference, features, rows, self.options)
+        watched: dict[str, ColumnProfile | str] = {c: p for c, p in current.items() if c != label}
+        for column in self.new_columns:
+            watched.setdefault(column, ColumnProfile(Kind.CATEGORICAL, CategoricalSketch(), 0))
+        quality = check_quality_sketches(
+            Profile(
+                {c: p for c, p in self.profile.columns.items() if c != label},
+                self.profile.rows,
+            ),
+            watched,
+            rows,
+            options=self.quality_options,
+        )
         verdict = DriftVerdict(
             features=report,
             prediction=self._single(prediction, current),
             label=self._single(label, current),
             rows=rows,
             invalid=dict(self.invalid),
+            quality=quality,
         )
         self._track_since(verdict, now)
         return verdict
@@ -318,7 +334,12 @@ class ModelDrift:
 
     def publish(self, store: SignalStore, now: datetime) -> DriftVerdict | None:
         verdict = self.evaluate(now)
-        signals = (Signal.DATA_DRIFT, Signal.PREDICTION_DRIFT, Signal.LABEL_DRIFT)
+        signals = (
+            Signal.DATA_DRIFT,
+            Signal.PREDICTION_DRIFT,
+            Signal.LABEL_DRIFT,
+            Signal.DATA_QUALITY,
+        )
         if verdict is None:
             for signal in signals:
                 store.forget(self.name, signal.value)
@@ -331,6 +352,15 @@ class ModelDrift:
                 Signal.DATA_DRIFT.value,
                 Sample(now, float(report.dataset_drift), {"detail": detail, "share": report.share}),
             )
+        store.record(
+            self.name,
+            Signal.DATA_QUALITY.value,
+            Sample(
+                now,
+                float(len(verdict.quality.findings)),
+                {"detail": self.describe_quality(verdict)},
+            ),
+        )
         for signal, column in (
             (Signal.PREDICTION_DRIFT, verdict.prediction),
             (Signal.LABEL_DRIFT, verdict.label),
@@ -361,6 +391,25 @@ class ModelDrift:
         if odd:
             lines.append("Not tested: " + "; ".join(f"{c.name} ({c.message})" for c in odd[:5]))
         lines.append(self.hint(verdict))
+        return "\n".join(lines)
+
+    def describe_quality(self, verdict: DriftVerdict) -> str:
+        findings = verdict.quality.findings
+        lines = [
+            f"{len(findings)} data quality problem(s) over the last {_span(self.config.window)} "
+            f"({verdict.rows:,} rows):"
+        ]
+        lines += [f"- [{f.level}] {f.message}" for f in findings[:10]]
+        if len(findings) > 10:
+            lines.append(f"- … and {len(findings) - 10} more")
+        for column, count in sorted(verdict.invalid.items()):
+            lines.append(
+                f"- `{column}`: {count:,} values were text, not numbers (counted as missing)"
+            )
+        lines.append(
+            "Next: check the feature pipeline and upstream sources for these columns; "
+            "drift verdicts on broken columns are not meaningful until they are fixed."
+        )
         return "\n".join(lines)
 
     def _since_ts(self, column: str) -> float:

@@ -98,7 +98,7 @@ class Profile:
                 source=str(data.get("source", "")),
                 sample={str(k): list(v) for k, v in dict(data.get("sample") or {}).items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise DataError(f"broken profile: {exc}") from exc
 
     def save(self, path: str | Path) -> None:
@@ -158,7 +158,9 @@ def conform(
         categories = CategoricalSketch.of_values(values)
         return PreparedColumn(ColumnProfile(Kind.CATEGORICAL, categories, len(categories.counts)))
     if kind is not Kind.NUMERICAL:
-        return "type changed: numerical in the reference, categorical now"
+        if any(v is not None and v == v for v in values):
+            return "type changed: numerical in the reference, categorical now"
+        values = np.full(len(values), np.nan)  # empty or all missing: no type to have changed
     assert isinstance(column.sketch, NumericSketch)
     ordered, nulls = sorted_finite(values)
     sketch = NumericSketch.of_sorted(ordered, column.sketch.edges, nulls)
