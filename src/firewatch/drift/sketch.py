@@ -32,9 +32,10 @@ Ints = npt.NDArray[np.int64]
 
 
 def sorted_finite(values: npt.ArrayLike) -> tuple[Floats, int]:
-    """The non-missing values, sorted, and how many were missing (NaN or None)."""
+    """The finite values, sorted, and how many were missing (None, NaN — and ±inf, which no
+    distance or quantile can use)."""
     array = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(array)
+    missing = ~np.isfinite(array)
     nulls = int(missing.sum())
     if nulls:
         array = array[~missing]

@@ -35,11 +35,13 @@ class Estimate:
 
     @property
     def is_exact(self) -> bool:
-        return self.low == self.high
+        return bool(self.low == self.high)  # a plain bool, also for numpy floats
 
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False  # not a pytest class
+
     test: str
     statistic: float
     p_value: float | None  # for tests that give one
@@ -101,9 +103,8 @@ class StatTest(ABC):
         return None
 
     def drifted(self, score: float, threshold: float) -> bool:
-        if self.uses_p_value:
-            return score < threshold
-        return score >= threshold
+        # bool(): a statistic may be a numpy float, and numpy's bool_ is not JSON
+        return bool(score < threshold) if self.uses_p_value else bool(score >= threshold)
 
     def judge(
         self, estimate: Estimate, threshold: float, n_reference: int, n_current: int
