@@ -49,7 +49,7 @@ Status = Literal["tested", "empty", "all_null", "missing", "new", "type_changed"
 class DriftOptions:
     test: str | None = None  # one test for every column it applies to; default: per column
     column_tests: Mapping[str, str] = field(default_factory=dict)
-    threshold: float | None = None  # overrides each test's default
+    threshold: float | None = None  # overrides the default of `test` (of every test without one)
     drift_share: float = DRIFT_SHARE
 
     def __post_init__(self) -> None:
@@ -178,7 +178,9 @@ def compare(
         estimate = test.numerical(
             ref.sketch, cur.sketch, reference.sorted_values, current.sorted_values
         )
-    threshold = options.threshold if options.threshold is not None else test.threshold
+    threshold = test.threshold
+    if options.threshold is not None and options.test in (None, test.name):
+        threshold = options.threshold  # a threshold given with a test is that test's
     result = test.judge(estimate, threshold, ref.sketch.n, cur.sketch.n)
     message = f"new categories: {', '.join(new[:5])}{' …' if len(new) > 5 else ''}" if new else ""
     return ColumnDrift(status="tested", result=result, new_categories=new, message=message, **base)
@@ -230,10 +232,10 @@ def check_tables(
         raise DataError("the reference has no rows")
 
     def one(name: str) -> ColumnDrift:
-        column = reference.columns[name]
-        prepared = profile_column(column.kind, column.values, bins, keep_sorted=True)
         if name not in current.columns:
             return _missing(name, "missing")
+        column = reference.columns[name]
+        prepared = profile_column(column.kind, column.values, bins, keep_sorted=True)
         found = current.columns[name]
         cur = conform(prepared.profile, found.kind, found.values, keep_sorted=True)
         return compare(name, prepared, cur, options)

@@ -96,7 +96,10 @@ def read_table(path: str | Path) -> Table:
         if ".parquet" in suffixes or ".pq" in suffixes:
             arrow = pq.read_table(path)
         elif ".csv" in suffixes or ".tsv" in suffixes:
-            parse = pacsv.ParseOptions(delimiter="\t" if ".tsv" in suffixes else ",")
+            # An empty line is a row of missing values (one-column files write nulls that way).
+            parse = pacsv.ParseOptions(
+                delimiter="\t" if ".tsv" in suffixes else ",", ignore_empty_lines=False
+            )
             arrow = pacsv.read_csv(path, parse_options=parse)
         else:
             raise DataError(f"{path}: unknown file type (expected .csv, .tsv or .parquet)")

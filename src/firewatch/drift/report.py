@@ -115,7 +115,7 @@ def _severity(column: ColumnDrift) -> float:
     if result is None:
         return 0.0
     if uses_p_value(result):  # p far below the threshold: -log10(p / threshold)
-        return -math.log10(max(result.score, 1e-300) / result.threshold)
+        return -math.log10(max(result.score, 1e-300) / max(result.threshold, 1e-300))
     return result.score / result.threshold if result.threshold else 0.0
 
 
@@ -366,7 +366,8 @@ figcaption { font-size: 12px; color: #444; max-width: 368px; overflow-wrap: anyw
 <th>Current nulls</th><th>Notes</th></tr></thead>
 <tbody>
 {% for row in rows %}<tr>
-<td>{% if row.plot %}<a href="#{{ row.plot }}">{{ row.name }}</a>{% else %}{{ row.name }}{% endif %}</td>
+<td>{% if row.plot %}<a href="#{{ row.plot }}">{{ row.name }}</a>
+{%- else %}{{ row.name }}{% endif %}</td>
 <td>{{ row.kind }}</td><td>{{ row.test }}</td><td class="num">{{ row.statistic }}</td>
 <td class="num">{{ row.p_value }}</td><td class="num">{{ row.threshold }}</td>
 <td class="{{ row.css }}">{{ row.verdict }}</td>
@@ -376,7 +377,8 @@ figcaption { font-size: 12px; color: #444; max-width: 368px; overflow-wrap: anyw
 {% endfor %}</tbody>
 </table>
 {% if not report.exact %}<p class="muted">The reference is a profile: statistics are estimated
-from its bins and shown with bounds; * marks a verdict the exact statistic could change.</p>{% endif %}
+from its bins and shown with bounds; * marks a verdict the exact statistic could change.</p>
+{%- endif %}
 
 <h2>Distributions</h2>
 {% if plots %}<div class="plots">
