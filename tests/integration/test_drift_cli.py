@@ -454,3 +454,34 @@ def test_bad_input_exits_2_from_a_real_process(
     ):
         result = fw.run(*args, code=2)
         assert expected in result.error and result.stdout == "", result.stderr
+
+
+def test_multivariate_flags_a_correlation_change_the_columns_do_not_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from firewatch.cli.main import app
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    reference = write(tmp_path / "ref.csv", {"a": a, "b": b, "c": rng.normal(size=n)})
+    a = rng.normal(size=n)
+    b = 0.8 * a + 0.6 * rng.normal(size=n)  # same marginals, now correlated
+    current = write(tmp_path / "cur.csv", {"a": a, "b": b, "c": rng.normal(size=n)})
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    plain = runner.invoke(app, ["drift", "check", str(reference), str(current), "-f", "json"])
+    assert plain.exit_code == 0, plain.stderr
+    joint = runner.invoke(
+        app, ["drift", "check", str(reference), str(current), "-f", "json", "--multivariate"]
+    )
+    assert joint.exit_code == 1, joint.stderr
+    found = json.loads(joint.stdout)
+    assert found["dataset_drift"] is False
+    assert found["multivariate"]["drifted"] is True
+    assert {f["column"] for f in found["multivariate"]["top_features"][:2]} == {"a", "b"}
+    table = runner.invoke(app, ["drift", "check", str(reference), str(current), "--multivariate"])
+    assert "Multivariate (domain classifier): DRIFT" in " ".join(table.stdout.split())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +38,7 @@ from firewatch.errors import FirewatchError, InvalidInput
 
 if TYPE_CHECKING:
     from firewatch.drift import DriftOptions, DriftReport, Profile, Table
+    from firewatch.drift.multivariate import MultivariateResult
 
 app = typer.Typer(
     help="Data drift: compare current data with a reference (CSV, Parquet or a saved profile).",
@@ -297,10 +298,19 @@ def check(
             help="Only these columns, comma-separated.", metavar="A,B,C", show_default=False
         ),
     ] = None,
+    multivariate: Annotated[
+        bool,
+        typer.Option(
+            "--multivariate",
+            help="Also train a classifier to tell reference rows from current ones: it sees "
+            "changes in how columns relate that no single-column test can (a few seconds).",
+        ),
+    ] = False,
 ) -> None:
     """Which columns of CURRENT drifted from REFERENCE, and whether the dataset did.
 
-    Exit status, like diff: 0 no dataset drift, 1 dataset drift, 2 bad input.
+    Exit status, like diff: 0 no drift, 1 dataset drift (or, with --multivariate, a
+    changed joint distribution), 2 bad input.
     """
     with _bad_input():
         code = _check(
@@ -313,6 +323,7 @@ def check(
             threshold,
             drift_share,
             columns,
+            multivariate,
         )
     raise typer.Exit(code)
 
@@ -327,6 +338,7 @@ def _check(
     threshold: float | None,
     drift_share: float,
     columns: str | None,
+    multivariate: bool = False,
 ) -> int:
     from firewatch.drift import DataError, Profile, Table, check_profile, check_tables
 
@@ -363,7 +375,6 @@ def _check(
             report = check_profile(reference, current, options, progress=step)
         else:
             report = check_tables(reference, current, options, progress=step)
-    checked = time.perf_counter()
 
     if not report.tested:
         raise DataError(_untestable(report))
@@ -378,22 +389,53 @@ def _check(
                     "choose tests with --test or --column-test)"
                 )
 
+    joint = None
+    extra_lines: list[str] = []
+    if multivariate:
+        from firewatch.drift.multivariate import check_multivariate
+
+        with _progress("Training the domain classifier", 1, True) as step:
+            joint = check_multivariate(reference, current, columns=common)
+            step("classifier")
+        extra_lines.append(_multivariate_line(joint))
+    checked = time.perf_counter()
+
     skipped = {**(reference.skipped if isinstance(reference, Table) else {}), **current.skipped}
     paths = (reference_path, current_path)
+    drifted = report.dataset_drift or bool(joint and joint.drifted)
     if format_ is Format.JSON:
         timing = {
             "read_seconds": round(loaded - started, 4),
             "check_seconds": round(checked - loaded, 4),
             "total_seconds": round(time.perf_counter() - started, 4),
         }
-        _emit_json(report, reference, paths, output, {"skipped": skipped, "timing": timing})
+        extra: dict[str, Any] = {"skipped": skipped, "timing": timing}
+        if joint is not None:
+            extra["multivariate"] = joint.to_dict()
+        _emit_json(report, reference, paths, output, extra)
     elif format_ is Format.HTML:
         took = ("Took", f"{checked - started:.2f} s to read and check")
         meta = [*(("Skipped", f"{name}: {why}") for name, why in skipped.items()), took]
+        meta += [("Multivariate", line) for line in extra_lines]
         _emit_html(report, reference, current, paths, output, meta)
     else:
-        _emit_table(report, reference, paths, output, skipped)
-    return EXIT_DRIFT if report.dataset_drift else 0
+        _emit_table(report, reference, paths, output, skipped, extra_lines)
+    return EXIT_DRIFT if drifted else 0
+
+
+def _multivariate_line(result: MultivariateResult) -> str:
+    if result.status != "ok" or result.auc is None or result.threshold is None:
+        return f"Multivariate (domain classifier): not judged — {result.message}"
+    top = ", ".join(f.name for f in result.top_features[:3])
+    if result.drifted:
+        return (
+            f"Multivariate (domain classifier): DRIFT — reference and current rows can be told "
+            f"apart (ROC-AUC {result.auc:.3f} ≥ {result.threshold:.3f}); most telling: {top}"
+        )
+    return (
+        f"Multivariate (domain classifier): ok — ROC-AUC {result.auc:.3f} "
+        f"(drift from {result.threshold:.3f})"
+    )
 
 
 def _plots_hint(paths: tuple[Path, Path]) -> str:
@@ -464,6 +506,7 @@ def _emit_table(
     paths: tuple[Path, Path],
     output: Path | None,
     skipped: dict[str, str],
+    extra_lines: Sequence[str] = (),
 ) -> None:
     from firewatch.drift.report import render_table
 
@@ -471,6 +514,8 @@ def _emit_table(
         _header(out, paths, report, reference)
         for name, why in skipped.items():
             out.print(f"Skipped {name}: {why}", highlight=False, markup=False)
+        for line in extra_lines:
+            out.print(line, highlight=False, markup=False)
         render_table(report, out, hints=[_plots_hint(paths)])
 
     if output is None:
