@@ -72,6 +72,18 @@ def sender(port: int, token: str, number: int, acked: set[str], stop: threading.
         conn.close()
 
 
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def start(workdir: Path, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
     with (workdir / log).open("wb") as out:
         return subprocess.Popen(
@@ -130,8 +142,11 @@ def test_every_acknowledged_alert_survives_kill_9(tmp_path: Path, processor: str
         thread.start()
     wait_until(lambda: len(acked) >= 20 * BATCH, 60, "alerts flowing")
     time.sleep(1.0)
+    children = children_of(server.pid)
     server.send_signal(signal.SIGKILL)  # mid-flight: requests in progress, a backlog pending
     server.wait(10)
+    # A processor process notices its server is gone and stops (no orphan keeps processing).
+    wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 30, "no orphan")
     stop.set()
     for thread in senders:
         thread.join(15)

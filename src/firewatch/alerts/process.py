@@ -20,7 +20,10 @@ def start_processor_process(config: dict[str, Any], database_url: str) -> BasePr
     """Spawn the processor; it stops when it receives SIGTERM (see `stop_processor_process`)."""
     context = multiprocessing.get_context("spawn")
     process = context.Process(
-        target=_main, args=(config, database_url), name="firewatch-alert-processor", daemon=True
+        target=_main,
+        args=(config, database_url, os.getpid()),
+        name="firewatch-alert-processor",
+        daemon=True,
     )
     process.start()
     log.info("alert processor running as process %s", process.pid)
@@ -36,16 +39,16 @@ def stop_processor_process(process: BaseProcess, timeout: float = 15.0) -> None:
         process.join(5)
 
 
-def _main(config: dict[str, Any], database_url: str) -> None:  # pragma: no cover - a subprocess
+def _main(config: dict[str, Any], database_url: str, parent: int) -> None:  # pragma: no cover
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)-7s alert-processor %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    asyncio.run(_run(config, database_url))
+    asyncio.run(_run(config, database_url, parent))
 
 
-async def _run(config: dict[str, Any], database_url: str) -> None:  # pragma: no cover
+async def _run(config: dict[str, Any], database_url: str, parent: int) -> None:  # pragma: no cover
     # Imported here: the parent only needs the two functions above.
     from firewatch.alerts.journal import open_journal
     from firewatch.alerts.processor import AlertProcessor
@@ -75,7 +78,7 @@ async def _run(config: dict[str, Any], database_url: str) -> None:  # pragma: no
     task = asyncio.create_task(processor.run_forever(poll_interval=0.05))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    watch = asyncio.create_task(_stop_with_parent(task))
+    watch = asyncio.create_task(_stop_with_parent(task, parent))
     try:
         await task
     except asyncio.CancelledError:
@@ -86,10 +89,10 @@ async def _run(config: dict[str, Any], database_url: str) -> None:  # pragma: no
         db.dispose()
 
 
-async def _stop_with_parent(task: asyncio.Task[None]) -> None:  # pragma: no cover
+async def _stop_with_parent(task: asyncio.Task[None], parent: int) -> None:  # pragma: no cover
     """A parent killed with SIGKILL cannot stop its children: notice it is gone and stop, so a
-    restarted server does not find an orphan still processing its journal."""
-    parent = os.getppid()
+    restarted server does not find an orphan still processing its journal. ``parent`` comes from
+    the parent itself: one killed while this process was still starting is noticed too."""
     while os.getppid() == parent:
         await asyncio.sleep(0.5)
     log.error("the server process %d is gone; stopping", parent)
