@@ -114,8 +114,8 @@ def test_an_unreadable_reference_is_a_config_error(tmp_path: Path) -> None:
     broken.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="drift reference"):
         InferenceEvents(config_for(broken).models)
-    with pytest.raises(ValueError, match="not a file"):
-        DriftConfig.model_validate({"reference": str(tmp_path / "nope.parquet")})
+    with pytest.raises(ValueError, match="is a directory"):
+        DriftConfig.model_validate({"reference": str(tmp_path)})
     with pytest.raises(ValueError, match="unknown drift test"):
         DriftConfig.model_validate({"collect": "1h", "test": "magic"})
 
@@ -222,3 +222,18 @@ def test_broken_inputs_are_data_quality_findings_naming_the_columns(
     assert "[critical] `income`" in detail
     assert "enterprise" in detail
     assert "region" in detail
+
+
+def test_a_reference_written_after_start_is_picked_up(clock: FakeClock, tmp_path: Path) -> None:
+    config = config_for(tmp_path / "later.csv")
+    windows = InferenceEvents(config.models)  # no file yet: a warning, not an error
+    scorer = windows.of("scorer")
+    assert scorer.drift is not None and scorer.drift.profile is None
+    scorer.add_events([EventIn(**e) for e in events(0, 300)], clock.now())
+    store = SignalStore()
+    scorer.publish(store, clock.now())
+    assert store.latest("scorer", "data_drift") is None
+    write_reference(tmp_path / "later.csv")
+    clock.advance(timedelta(minutes=1))
+    scorer.publish(store, clock.now())
+    assert scorer.drift.profile is not None and scorer.drift.profile.rows == 3000

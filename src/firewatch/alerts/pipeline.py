@@ -392,6 +392,8 @@ class _Batch:
         if len(items) == 1 and not earlier:
             alert = items[0][1]
             text = f"Alert {alert.alertname} fired: {_summary(alert)}"
+            if description := alert.annotations.get("description"):  # e.g. the drifted features
+                text += "\n" + description[:DESCRIPTION_KEPT]
         else:
             text = f"{len(items)} alerts fired: {_counted(a.alertname for _, a, _, _ in items)}"
             if earlier:
@@ -586,6 +588,9 @@ def _counted(names: Iterable[str]) -> str:
         counts[name] += 1
     ordered = sorted(counts.items(), key=lambda x: -x[1])
     return ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in ordered)
+
+
+DESCRIPTION_KEPT = 2000  # characters of a joining alert's description on the timeline
 
 
 def _summary(alert: Alert) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from sklearn.preprocessing import StandardScaler
 DATASET_NAME = "breast_cancer"
 N_FEATURES = 30
 """Number of features of one breast_cancer instance."""
+
+MALIGNANT = 0
+"""The class a cancer detector must find (scikit-learn's breast_cancer: 0 = malignant, 1 = benign)."""
 
 SPLIT_RANDOM_STATE = 42
 TEST_SIZE = 0.25
@@ -43,6 +47,27 @@ def load_split() -> DatasetSplit:
         features, labels, test_size=TEST_SIZE, random_state=SPLIT_RANDOM_STATE, stratify=labels
     )
     return DatasetSplit(x_train=x_train, x_test=x_test, y_train=y_train, y_test=y_test)
+
+
+def _sanitise(name: str) -> str:
+    return re.sub(r"\W+", "_", name.strip().lower()).strip("_")
+
+
+@functools.cache
+def feature_names() -> tuple[str, ...]:
+    """The 30 feature names as identifiers, in column order: ``mean_radius``, ``radius_error``,
+    ``worst_concave_points``… (scikit-learn's names with the spaces replaced)."""
+    names = tuple(_sanitise(str(name)) for name in load_breast_cancer().feature_names)
+    assert len(names) == N_FEATURES
+    return names
+
+
+@functools.cache
+def size_features() -> tuple[int, ...]:
+    """Indices of the size measurements (radius, perimeter and area: mean, error and worst),
+    the nine columns a unit change upstream would scale (the ``input_shift`` fault)."""
+    sizes = {"radius", "perimeter", "area"}
+    return tuple(i for i, name in enumerate(feature_names()) if sizes & set(name.split("_")))
 
 
 def _logistic_regression() -> Any:
@@ -80,6 +105,18 @@ class TrainedModel:
         """Predict the class (0 = malignant, 1 = benign) of each instance."""
         rows = np.asarray(instances, dtype=np.float64)
         return [int(label) for label in self.estimator.predict(rows)]
+
+    def predict_with_scores(
+        self, instances: Sequence[Sequence[float]]
+    ) -> tuple[list[int], list[float]]:
+        """The classes (as :meth:`predict`: the most probable), and the probability of malignant
+        (class 0) the model gives each row: one ``predict_proba`` call for both."""
+        rows = np.asarray(instances, dtype=np.float64)
+        probabilities = self.estimator.predict_proba(rows)
+        classes = self.estimator.classes_
+        labels = [int(label) for label in classes[np.argmax(probabilities, axis=1)]]
+        column = list(classes).index(MALIGNANT)
+        return labels, [min(max(float(p), 0.0), 1.0) for p in probabilities[:, column]]
 
 
 def train(algorithm: str, *, shuffled_labels: bool = False) -> TrainedModel:

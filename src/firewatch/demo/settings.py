@@ -9,6 +9,7 @@ import httpx
 DEFAULT_ALIAS = "production"
 DEFAULT_POLL_INTERVAL = 0.5
 DEFAULT_REGISTRY_TIMEOUT = 2.0
+DEFAULT_EVENTS_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class DemoSettings:
     ``http_client`` is used to talk to the registry when given (tests inject one backed by
     ``httpx.MockTransport``); it is then not closed by the app. ``random_seed`` makes the injected
     error rates reproducible.
+
+    With an ``ingest_token``, the service reports each prediction (its features, class, score,
+    latency and version, or the error) to the events API of the Firewatch at ``registry_url``, in
+    a batch every ``events_interval`` seconds.
     """
 
     model_name: str
@@ -28,6 +33,8 @@ class DemoSettings:
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
     http_client: httpx.AsyncClient | None = None
     random_seed: int | None = None
+    ingest_token: str | None = None
+    events_interval: float = DEFAULT_EVENTS_INTERVAL
 
     def __post_init__(self) -> None:
         if not self.model_name.strip():
@@ -42,3 +49,5 @@ class DemoSettings:
             raise ValueError(f"poll_interval must be positive, got {self.poll_interval}")
         if not self.registry_timeout > 0:
             raise ValueError(f"registry_timeout must be positive, got {self.registry_timeout}")
+        if not self.events_interval > 0:
+            raise ValueError(f"events_interval must be positive, got {self.events_interval}")

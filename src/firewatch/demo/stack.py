@@ -1,5 +1,10 @@
 """`firewatch demo up`: seeds the registry, then runs Firewatch, the demo model and its traffic
-as three real processes talking HTTP on loopback, until Ctrl-C."""
+as three real processes talking HTTP on loopback, until Ctrl-C.
+
+The demo model reports each prediction to Firewatch's events API and the traffic generator sends
+the true labels three seconds later, both with an ``ingest`` token, so Firewatch judges accuracy,
+precision, recall, F1 and ROC-AUC, and drift against the reference (`firewatch.demo.reference`,
+written before Firewatch starts: the example config's ``drift.reference`` names it)."""
 
 from __future__ import annotations
 
@@ -37,6 +42,16 @@ DEMO_VERSIONS: list[tuple[str, dict[str, object], str]] = [
 
 
 @dataclass(frozen=True)
+class DemoTokens:
+    """The tokens `seed` creates: the model's (read, for the registry), an admin's for the
+    person trying the demo, and an ingest token for the inference events and labels."""
+
+    service: str
+    user: str
+    ingest: str
+
+
+@dataclass(frozen=True)
 class DemoStack:
     config_path: Path
     config: FirewatchConfig
@@ -61,11 +76,11 @@ class DemoStack:
         return f"{health.scheme}://{health.host}:{health.port}"
 
 
-def seed(db: Database, model: str) -> tuple[str, str]:
-    """Register the demo versions and deploy v1 then v2 once; return (service, user) tokens."""
+def seed(db: Database, model: str) -> DemoTokens:
+    """Register the demo versions and deploy v1 then v2 once; return new tokens."""
     clock = SystemClock()
 
-    def unit(session: Session) -> tuple[str, str]:
+    def unit(session: Session) -> DemoTokens:
         known: list[str] = []
         try:
             row = registry_service.get_model(session, name=model)
@@ -99,7 +114,10 @@ def seed(db: Database, model: str) -> tuple[str, str]:
         user = auth_service.create_token(
             session, name="demo-admin", scope=Scope.ADMIN, now=clock.now()
         )
-        return service, user
+        ingest = auth_service.create_token(
+            session, name="demo-events", scope=Scope.INGEST, now=clock.now()
+        )
+        return DemoTokens(service=service, user=user, ingest=ingest)
 
     migrate.upgrade(db)
     with db.write_session() as session:
@@ -134,9 +152,9 @@ def _wait_ready(
 def run(stack: DemoStack, announce: Callable[[dict[str, str]], None]) -> None:
     """Run the three processes; ``announce`` gets the URLs and a token once all are up."""
     db = Database(stack.database_url)
-    service_token, user_token = seed(db, stack.model)
+    tokens = seed(db, stack.model)
     db.dispose()
-    env = {**os.environ, "FIREWATCH_TOKEN": service_token}
+    env = {**os.environ, "FIREWATCH_TOKEN": tokens.service, "FIREWATCH_INGEST_TOKEN": tokens.ingest}
     if stack.database_url:
         env["FIREWATCH_DATABASE_URL"] = stack.database_url
     port = str(
@@ -161,6 +179,10 @@ def run(stack: DemoStack, announce: Callable[[dict[str, str]], None]) -> None:
                     stack.model_url,
                     "--rps",
                     str(stack.traffic_rps),
+                    "--firewatch-url",
+                    stack.api,
+                    "--model",
+                    stack.model,
                     "--quiet",
                 ),
                 env=env,
@@ -171,7 +193,7 @@ def run(stack: DemoStack, announce: Callable[[dict[str, str]], None]) -> None:
                 "api": stack.api,
                 "model": stack.model,
                 "model_url": stack.model_url,
-                "token": user_token,
+                "token": tokens.user,
             }
         )
         while all(p.poll() is None for p in procs):

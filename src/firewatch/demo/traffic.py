@@ -1,17 +1,21 @@
-"""The traffic generator: steady /predict load from the test split that counts failures."""
+"""The traffic generator: steady /predict load from the test split that counts failures, and
+(optionally) sends Firewatch the true labels of what was predicted, a few seconds later."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 
+from firewatch.demo.ingest import BatchPoster, PostStats, ingest_url
 from firewatch.demo.models import load_split
 
 MAX_RPS = 1000.0
@@ -33,6 +37,8 @@ class TrafficSummary:
     elapsed_seconds: float
     predicted: int
     correct: int
+    labels: PostStats | None = None
+    """The true labels sent to Firewatch (None when they are not sent)."""
 
     @property
     def failures(self) -> int:
@@ -57,6 +63,10 @@ class TrafficSummary:
             )
         if self.accuracy is not None:
             text += f"; accuracy {self.accuracy:.3f}"
+        if self.labels is not None:
+            text += f"; {self.labels.posted} labels sent to Firewatch"
+            if self.labels.lost:
+                text += f" ({self.labels.lost} lost)"
         return text
 
 
@@ -70,6 +80,7 @@ class _Stats:
     latency_max: float = 0.0
     predicted: int = 0
     correct: int = 0
+    label_poster: BatchPoster | None = None
 
     def summary(self) -> TrafficSummary:
         answered = self.answered
@@ -82,6 +93,7 @@ class _Stats:
             elapsed_seconds=time.monotonic() - self.started,
             predicted=self.predicted,
             correct=self.correct,
+            labels=self.label_poster.stats if self.label_poster is not None else None,
         )
 
     def record_answer(self, response: httpx.Response, labels: list[int], seconds: float) -> None:
@@ -91,23 +103,58 @@ class _Stats:
         if not response.is_success:
             self.failures[f"http_{response.status_code}"] += 1
             return
-        predictions = _predictions(response, len(labels))
+        body = _json(response)
+        predictions = _list_of(body, "predictions", len(labels))
         if predictions is None:
             self.failures["invalid_response"] += 1
             return
         self.successes += 1
         self.predicted += len(labels)
         self.correct += sum(int(p == y) for p, y in zip(predictions, labels, strict=True))
+        ids = _list_of(body, "request_ids", len(labels))
+        if self.label_poster is not None and ids is not None:
+            for request_id, label in zip(ids, labels, strict=True):
+                if isinstance(request_id, str):
+                    self.label_poster.add({"request_id": request_id, "label": label})
 
 
-def _predictions(response: httpx.Response, expected: int) -> list[object] | None:
+def _json(response: httpx.Response) -> object:
     try:
-        predictions = response.json().get("predictions")
-    except (ValueError, AttributeError):
+        return response.json()
+    except ValueError:
         return None
-    if isinstance(predictions, list) and len(predictions) == expected:
-        return predictions
+
+
+def _list_of(body: object, key: str, expected: int) -> list[object] | None:
+    found = body.get(key) if isinstance(body, dict) else None
+    if isinstance(found, list) and len(found) == expected:
+        return found
     return None
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """Send the true label of every row predicted to Firewatch's ``/labels`` API, ``delay``
+    seconds later (ground truth comes after the prediction), in a batch every ``interval``.
+
+    The rows are joined with the inference events the model service reported by the
+    ``request_ids`` of its answers."""
+
+    firewatch_url: str
+    model: str
+    token: str | None = None
+    delay: float = 3.0
+    interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.firewatch_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"firewatch_url must start with http:// or https://, got {self.firewatch_url!r}"
+            )
+        if not self.model.strip():
+            raise ValueError("model cannot be empty")
+        if self.delay < 0 or not self.interval > 0:
+            raise ValueError("delay cannot be negative and interval must be positive")
 
 
 @dataclass(frozen=True)
@@ -120,6 +167,7 @@ class TrafficOptions:
     seed: int = 0
     on_report: ReportCallback | None = None
     report_interval: float = 1.0
+    labels: LabelOptions | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -162,8 +210,9 @@ async def _send(
 ) -> None:
     rows, labels = batch
     started = time.monotonic()
+    headers = {"X-Request-ID": uuid.uuid4().hex}
     try:
-        response = await client.post(plan.predict_url, json={"instances": rows})
+        response = await client.post(plan.predict_url, json={"instances": rows}, headers=headers)
     except httpx.TimeoutException:
         stats.failures["timeout"] += 1
     except httpx.HTTPError:
@@ -202,20 +251,42 @@ async def _drive(
         finally:
             limiter.release()
 
-    async with (
-        httpx.AsyncClient(transport=transport, timeout=plan.options.timeout) as client,
-        asyncio.TaskGroup() as tasks,
-    ):
-        next_at = time.monotonic()
-        while not _should_stop(plan, deadline):
-            await limiter.acquire()
-            tasks.create_task(send_one(rows.next_batch()))
-            next_at = max(next_at + interval, time.monotonic() - interval)  # no burst after a stall
-            await _sleep_until(next_at, plan, deadline)
-            if plan.options.on_report is not None and time.monotonic() >= next_report:
-                plan.options.on_report(stats.summary())
-                next_report += plan.options.report_interval
+    async with httpx.AsyncClient(transport=transport, timeout=plan.options.timeout) as client:
+        stats.label_poster = poster = _label_poster(client, plan.options.labels)
+        flusher = None if poster is None else asyncio.create_task(poster.run_forever())
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                next_at = time.monotonic()
+                while not _should_stop(plan, deadline):
+                    await limiter.acquire()
+                    tasks.create_task(send_one(rows.next_batch()))
+                    # no burst after a stall
+                    next_at = max(next_at + interval, time.monotonic() - interval)
+                    await _sleep_until(next_at, plan, deadline)
+                    if plan.options.on_report is not None and time.monotonic() >= next_report:
+                        plan.options.on_report(stats.summary())
+                        next_report += plan.options.report_interval
+        finally:
+            if flusher is not None:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+        if poster is not None:
+            await poster.flush(everything=True)  # the run is over: no need to wait for the delay
     return stats.summary()
+
+
+def _label_poster(client: httpx.AsyncClient, options: LabelOptions | None) -> BatchPoster | None:
+    if options is None:
+        return None
+    return BatchPoster(
+        client,
+        ingest_url(options.firewatch_url, options.model, "labels"),
+        "labels",
+        token=options.token,
+        interval=options.interval,
+        delay=options.delay,
+    )
 
 
 def _plan(
@@ -274,6 +345,9 @@ def run_traffic(
     sent on schedule whether or not earlier ones have been answered (at most
     ``options.max_in_flight`` at once), and failures (HTTP errors, timeouts, refused connections)
     are counted rather than raised, so a service that is down does not stop the generator.
+
+    With ``options.labels``, the true label of each row predicted is sent to Firewatch a few
+    seconds later (so it can judge accuracy); failing to send them never stops the traffic.
     """
     plan = _plan(url, rps, duration, stop_event, options or TrafficOptions())
     stats = _Stats()

@@ -47,9 +47,13 @@ MAX_NEW_COLUMNS = 100
 
 
 def load_reference(config: DriftConfig) -> Profile | None:
-    """The configured reference as a profile (None when it is to be collected)."""
+    """The configured reference as a profile (None when it is to be collected, or when the
+    file is not there yet: drift is then not judged, and the file is looked for again at each
+    evaluation — a warning says so)."""
     path = config.reference
     if path is None:
+        return None
+    if not path.exists():
         return None
     try:
         if path.suffix.lower() == ".json":
@@ -108,6 +112,12 @@ class ModelDrift:
         self.name = name
         self.config = config
         self.profile = profile if profile is not None else load_reference(config)
+        if self.profile is None and config.reference is not None:
+            log.warning(
+                "%s: drift reference %s does not exist (yet): drift is not judged until it does",
+                name,
+                config.reference,
+            )
         self.width = max(config.window / BUCKETS_PER_WINDOW, timedelta(seconds=1))
         self.buckets: dict[int, _Bucket] = {}
         self.invalid: dict[str, int] = {}
@@ -163,7 +173,8 @@ class ModelDrift:
                 if len(self.versions) > MAX_VERSIONS:
                     del self.versions[min(self.versions, key=self.versions.__getitem__)]
             if self.profile is None:
-                self._collect(row, now)
+                if self.config.collect is not None:
+                    self._collect(row, now)
             elif at >= oldest:
                 self._add(self._bucket(at), row)
 
@@ -258,6 +269,8 @@ class ModelDrift:
         if self.profile is None:
             if self.config.collect is not None:
                 self._finish_collecting(now)
+            elif self.config.reference is not None:
+                self.profile = load_reference(self.config)  # it may have been written since
             return None
         first = self._slot(now - self.config.window)
         for slot in [s for s in self.buckets if s < first]:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
+from firewatch.demo.faults import FaultSettings
+from firewatch.demo.models import feature_names, load_split, size_features
+from firewatch.demo.predict import preprocess
 from support.demo_registry import FakeRegistry, running_demo
 
 ROW = [14.0, 20.0, 90.0, 600.0, 0.1, 0.1, 0.1, 0.05, 0.2, 0.06] * 3
-NO_FAULTS = {"outage": False, "error_rate": 0.0, "latency_ms": 0}
+NO_FAULTS = {"outage": False, "error_rate": 0.0, "latency_ms": 0, "input_shift": 1.0}
 
 
-def _registry() -> FakeRegistry:
+def _registry(algorithm: str = "logistic_regression") -> FakeRegistry:
     registry = FakeRegistry()
-    registry.add_version("v1")
+    registry.add_version("v1", algorithm=algorithm)
     registry.set_alias("production", "v1")
     return registry
 
@@ -32,7 +36,10 @@ async def test_faults_start_cleared_and_update_only_the_given_fields() -> None:
 
 async def test_delete_clears_every_fault() -> None:
     async with running_demo(_registry().settings()) as client:
-        await client.post("/admin/faults", json={"outage": True, "error_rate": 1, "latency_ms": 5})
+        await client.post(
+            "/admin/faults",
+            json={"outage": True, "error_rate": 1, "latency_ms": 5, "input_shift": 2},
+        )
         cleared = await client.delete("/admin/faults")
         answer = await client.post("/predict", json={"instances": [ROW]})
     assert cleared.json() == NO_FAULTS
@@ -71,6 +78,42 @@ async def test_latency_fault_delays_predictions() -> None:
     assert time.perf_counter() - started >= 0.12
 
 
+def test_input_shift_scales_only_the_size_features() -> None:
+    rows = [list(ROW)]
+    shifted = preprocess(rows, FaultSettings(input_shift=1.5))
+    sizes = {feature_names()[i] for i in size_features()}
+    assert sizes == {
+        f"{kind}_{what}" if kind != "error" else f"{what}_error"
+        for kind in ("mean", "error", "worst")
+        for what in ("radius", "perimeter", "area")
+    }
+    for i, name in enumerate(feature_names()):
+        expected = ROW[i] * 1.5 if name in sizes else ROW[i]
+        assert shifted[0][i] == pytest.approx(expected), name
+    assert rows == [ROW]  # the request's rows are not changed in place
+    assert preprocess(rows, FaultSettings()) is rows
+
+
+async def test_input_shift_makes_the_model_wrong_more_often() -> None:
+    split = load_split()
+    rows = split.x_test.tolist()
+
+    async def accuracy(client: httpx.AsyncClient, shift: float) -> float:
+        await client.post("/admin/faults", json={"input_shift": shift})
+        answer = await client.post("/predict", json={"instances": rows})
+        assert answer.status_code == 200
+        predictions = answer.json()["predictions"]
+        return sum(int(p == y) for p, y in zip(predictions, split.y_test, strict=True)) / len(rows)
+
+    async with running_demo(_registry("random_forest").settings()) as client:
+        normal = await accuracy(client, 1.0)
+        shifted = await accuracy(client, 1.3)
+        cleared = (await client.delete("/admin/faults")).json()
+    assert normal > 0.9
+    assert shifted < 0.85  # below the AccuracyLow rule's threshold
+    assert cleared["input_shift"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -81,6 +124,10 @@ async def test_latency_fault_delays_predictions() -> None:
         ({"latency_ms": 1.5}, "latency_ms"),
         ({"outage": "yes"}, "outage"),
         ({"outages": True}, "outages"),
+        ({"input_shift": 0}, "input_shift"),
+        ({"input_shift": -1.3}, "input_shift"),
+        ({"input_shift": "1.3"}, "input_shift"),
+        ({"input_shift": 1e6}, "input_shift"),
         ([1, 2], "body"),
     ],
 )

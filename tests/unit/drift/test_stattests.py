@@ -155,7 +155,9 @@ def test_ks_small_samples_are_scipys(n: int, m: int, shift: float, ties: bool) -
 
 
 @pytest.mark.parametrize("ties", [False, True])
-def test_ks_large_samples_are_scipys_asymptotic(ties: bool) -> None:
+def test_ks_large_samples_are_within_1_percent_of_scipys_asymptotic(ties: bool) -> None:
+    """From an effective size of 10,000 the p-value is Kolmogorov's limit (microseconds) rather
+    than scipy's kstwo (O(n): 0.8 s at a million a side); the statistic is scipy's exactly."""
     rng = np.random.default_rng(7)
     reference, current = rng.normal(size=50_000), rng.normal(0.02, 1.0, size=40_000)
     if ties:
@@ -165,7 +167,7 @@ def test_ks_large_samples_are_scipys_asymptotic(ties: bool) -> None:
     expected = stats.ks_2samp(reference, current, method="asymp")
     assert result.statistic == pytest.approx(expected.statistic, abs=1e-12)
     assert result.p_value is not None
-    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-2)
     assert 1e-6 < result.p_value < 0.5  # a p-value worth comparing, not 0 or 1
     assert result.exact and result.certain
 

@@ -1,6 +1,8 @@
 """Two-sample Kolmogorov–Smirnov: the largest gap between the two empirical CDFs, and its
-p-value (``scipy.stats.ks_2samp``'s: exact below 10,000 values a side, Smirnov's asymptotic
-distribution above). Drift when p < 0.05. The default for numerical columns of small references.
+p-value (``scipy.stats.ks_2samp``'s: exact below 10,000 values a side, then the distribution
+of D for the effective size n·m/(n+m), and from an effective size of 10,000 Kolmogorov's
+limiting distribution — within 1% of scipy's there, 0.2% at a million a side, and thousands of
+times faster). Drift when p < 0.05. The default for numerical columns of small references.
 
 From a profile the gap is known at every bin edge; between edges it can exceed the largest
 edge gap by at most the reference mass of one bin (≈ 1 / bins), so the exact statistic lies in
@@ -18,6 +20,7 @@ from firewatch.drift.sketch import Floats, NumericSketch
 from firewatch.drift.stattests.base import Estimate, Kind, StatTest, register
 
 EXACT_BELOW = 10_000  # scipy's "auto" uses the exact distribution up to this size
+LIMIT_FROM = 10_000  # effective size n·m/(n+m) from which the limiting distribution is used
 
 
 @register
@@ -50,7 +53,12 @@ class KolmogorovSmirnov(StatTest):
         if n_reference == 0 or n_current == 0:
             return 1.0
         m, n = sorted((float(n_reference), float(n_current)), reverse=True)
-        return float(stats.kstwo.sf(statistic, np.round(m * n / (m + n))))
+        effective = np.round(m * n / (m + n))
+        if effective < LIMIT_FROM:
+            return float(stats.kstwo.sf(statistic, effective))
+        # scipy's kstwo.sf costs O(n) for small p (0.8 s at n = 500,000); Kolmogorov's limit is
+        # within 1% of it from n = 10,000 on (0.2% at 500,000) and takes microseconds.
+        return float(stats.kstwobign.sf(statistic * np.sqrt(effective)))
 
     def describe(self) -> str:
         return "largest gap between the two CDFs; drift when its p-value < threshold"

@@ -76,5 +76,5 @@ def _bounded(reference: NumericSketch, current: NumericSketch) -> tuple[float, f
         np.minimum(positive, negative + signed),
     )
     slack = float(2 * np.sum(np.maximum(excess, 0.0)))
-    low = float(np.sum(np.abs(signed))) + below + above
+    low = float(np.sum(np.abs(signed)) + below + above)
     return low, slack
