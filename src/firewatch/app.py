@@ -27,19 +27,25 @@ from firewatch.alerts.process import start_processor_process, stop_processor_pro
 from firewatch.alerts.processor import AlertProcessor, Decoder
 from firewatch.alerts.schemas import Alert
 from firewatch.clock import Clock, SystemClock
+from firewatch.comms import cadence as comms_cadence
+from firewatch.comms.cadence import Cadence
 from firewatch.config import FirewatchConfig
 from firewatch.detect.events import InferenceEvents
 from firewatch.detect.runner import DetectionRunner
 from firewatch.detect.verify import Verifier, can_verify
 from firewatch.errors import ConfigError
 from firewatch.metrics import FirewatchCollector
+from firewatch.notify import escalation as escalation_engine
+from firewatch.notify import secrets
 from firewatch.notify import worker as notify_worker
 from firewatch.notify.channels import build_channel
+from firewatch.notify.escalation import EscalationEngine
 from firewatch.people import service as people_service
 from firewatch.registry import service as registry_service
 from firewatch.registry.models import DeploymentRow
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks.library import RunbookLibrary
+from firewatch.severity import Severity
 from firewatch.store import events as event_log
 from firewatch.store import jobs as job_table
 from firewatch.store.consumer import EventConsumer
@@ -147,6 +153,8 @@ class Runtime:
     jobs: JobRunner | None = field(init=False, default=None)
     alerts: AlertProcessor | None = field(init=False, default=None)
     _processor: BaseProcess | None = field(init=False, default=None)
+    redactor: secrets.Redactor = field(init=False, default_factory=secrets.Redactor)
+    _unredact: Callable[[], None] = field(init=False, default=lambda: None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -184,6 +192,10 @@ class Runtime:
         return alert_policy(self.config, self.library)
 
     async def start(self) -> None:
+        self.redactor = secrets.Redactor.from_channels(self.config.channels)
+        self._unredact = secrets.install_log_redaction(self.redactor)
+        for problem in secrets.missing_secrets(self.config.channels):
+            log.warning("%s", problem)
         self.writer.start()
         now = self.clock.now()
         people = self.config.people
@@ -238,6 +250,7 @@ class Runtime:
         else:  # another process commits incidents: hear of them sooner than the usual poll
             self.poll_interval = min(self.poll_interval, 0.1)
         channels = {c.name: build_channel(c, client=self.client) for c in self.config.channels}
+        escalation = self.config.escalation
         notify = notify_worker.NotifyWorker(
             self.config.notify,
             self.config.severity_policy,
@@ -245,7 +258,17 @@ class Runtime:
             self.db,
             self.writer,
             self.clock,
+            escalates=frozenset(s for s in Severity if escalation.policy_for(s) is not None),
+            redact=self.redactor.redact,
         )
+        escalations = EscalationEngine(
+            escalation,
+            self.config.notify,
+            self.writer,
+            self.clock,
+            resolve=escalation_engine.oncall_targets(self.config.oncall),
+        )
+        cadence = Cadence(self.config.comms, self.config.notify, self.writer, self.clock)
         runbooks = runbook_engine.RunbookEngine(
             self.library, self.config, self.db, self.writer, self.clock, self.client
         )
@@ -255,6 +278,8 @@ class Runtime:
             )
             for name, handler, types in (
                 (notify_worker.CONSUMER, notify.on_event, notify.types),
+                (escalation_engine.CONSUMER, escalations.on_event, escalations.types),
+                (comms_cadence.CONSUMER, cadence.on_event, cadence.types),
                 (runbook_engine.CONSUMER, runbooks.on_event, runbooks.types),
             )
         ]
@@ -269,6 +294,8 @@ class Runtime:
         self.jobs = JobRunner(
             kinds={
                 notify_worker.DELIVER_JOB: JobKind(notify.deliver, on_dead=notify.on_dead),
+                escalation_engine.LEVEL_JOB: JobKind(escalations.fire),
+                comms_cadence.REMINDER_JOB: JobKind(cadence.check),
                 runbook_engine.RUN_JOB: JobKind(runbooks.run_job),
                 AUTO_RESOLVE_JOB: JobKind(self._auto_resolve),
                 verification.VERIFY_JOB: JobKind(verify, on_dead=verify_dead),
@@ -330,6 +357,7 @@ class Runtime:
         with contextlib.suppress(AttributeError):
             await self.client.aclose()
         await asyncio.to_thread(self.writer.stop)
+        self._unredact()
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

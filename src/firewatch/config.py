@@ -7,11 +7,12 @@ fields ending in ``_env`` name the environment variable that holds them.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -25,9 +26,15 @@ from pydantic import (
 )
 
 from firewatch.alerts.suppression import InhibitRule, MaintenanceWindow, default_inhibit_rules
+from firewatch.comms.settings import CommsConfig
 from firewatch.detect.rule_config import RuleConfig
 from firewatch.duration import Duration
 from firewatch.errors import ConfigError
+from firewatch.notify.channels.settings import ChannelConfig as ChannelConfig
+from firewatch.notify.channels.settings import ConsoleChannel as ConsoleChannel
+from firewatch.notify.channels.settings import WebhookChannel as WebhookChannel
+from firewatch.notify.policy import EscalationConfig
+from firewatch.oncall.schedules import OncallConfig
 from firewatch.people.schemas import PersonIn
 from firewatch.severity import Severity, SeverityPolicy
 
@@ -175,8 +182,8 @@ class DriftConfig(_Section):
 
         if self.reference is None and self.collect is None:
             raise ValueError("drift needs a reference file or a collect period")
-        if self.reference is not None and not self.reference.is_file():
-            raise ValueError(f"drift reference {self.reference} is not a file")
+        if self.reference is not None and self.reference.is_dir():
+            raise ValueError(f"drift reference {self.reference} is a directory, not a file")
         for name in [self.test, *self.column_tests.values()]:
             if name is not None:
                 get(name)
@@ -227,28 +234,6 @@ class ModelConfig(_Section):
         return str(self.url).rstrip("/") + paths[self.health_check]
 
 
-class ConsoleChannel(_Section):
-    """Writes notifications to the server log (stderr)."""
-
-    type: Literal["console"]
-    name: str
-
-
-class WebhookChannel(_Section):
-    """POSTs a JSON document per notification to ``url``."""
-
-    type: Literal["webhook"]
-    name: str
-    url: HttpUrl
-    timeout: Duration = timedelta(seconds=5)
-    bearer_token_env: str | None = Field(
-        None, description="Environment variable holding a bearer token to send."
-    )
-
-
-ChannelConfig = Annotated[ConsoleChannel | WebhookChannel, Field(discriminator="type")]
-
-
 class Intent(StrEnum):
     """What a notification is for; the seed's `notify_incident` speaks in these."""
 
@@ -280,15 +265,49 @@ def _seed_routes() -> dict[Severity, list[RouteTarget]]:
     }
 
 
+class RouteOverride(_Section):
+    """Routing for the incidents whose labels match (``model`` is the incident's model; other
+    keys are its labels, e.g. ``team`` from the model's config). Shell-style patterns allowed.
+    What is not given comes from the defaults."""
+
+    match: dict[str, str] = Field(min_length=1, description="Label → value (or pattern).")
+    routes: dict[Severity, list[RouteTarget]] | None = None
+    channels_for: dict[Intent, list[str]] | None = None
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(
+            key in labels and fnmatch.fnmatchcase(labels[key], pattern)
+            for key, pattern in self.match.items()
+        )
+
+
 class NotifyConfig(_Section):
-    """Routing: severity → intents (the seed's policy), intent → channels."""
+    """Routing: severity → intents (the seed's policy), intent → channels; overrides by labels."""
 
     routes: dict[Severity, list[RouteTarget]] = Field(default_factory=_seed_routes)
     channels_for: dict[Intent, list[str]] = Field(
         default_factory=lambda: {intent: ["console"] for intent in Intent},
         description="Which configured channels carry each intent.",
     )
+    overrides: list[RouteOverride] = Field(
+        default_factory=list, description="Routing by labels (model, team); the first match wins."
+    )
     max_attempts: int = Field(8, ge=1, le=50, description="Delivery attempts before giving up.")
+
+    def for_labels(self, labels: dict[str, str]) -> NotifyConfig:
+        """The routing that applies to an incident with these labels (``model`` included)."""
+        for override in self.overrides:
+            if override.matches(labels):
+                return self.model_copy(
+                    update={
+                        "routes": override.routes if override.routes is not None else self.routes,
+                        "channels_for": override.channels_for
+                        if override.channels_for is not None
+                        else self.channels_for,
+                        "overrides": [],
+                    }
+                )
+        return self
 
 
 class IncidentsConfig(_Section):
@@ -357,11 +376,14 @@ class FirewatchConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     severity_policy: SeverityPolicy = Field(default_factory=SeverityPolicy)
     people: list[PersonIn] = Field(default_factory=list)
+    oncall: OncallConfig = Field(default_factory=OncallConfig, description="On-call schedules.")
     models: list[ModelConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(
         default_factory=lambda: [ConsoleChannel(type="console", name="console")]  # type: ignore[arg-type]
     )
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    comms: CommsConfig = Field(default_factory=CommsConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     rules: list[RuleConfig] = Field(
@@ -380,17 +402,41 @@ class FirewatchConfig(_Section):
         _unique("models", [m.name for m in self.models])
         _unique("channels", [c.name for c in self.channels])
         _unique("people", [p.handle for p in self.people])
+        if unknown := self.oncall.unknown_participants({p.handle for p in self.people}):
+            raise ValueError("; ".join(unknown))
+        handles = {p.handle for p in self.people}
+        schedules = {s.name for s in self.oncall.schedules}
+        for policy in self.escalation.policies:
+            for number, level in enumerate(policy.levels, 1):
+                for target in level.targets:
+                    where = f"escalation policy {policy.name}, level {number}"
+                    if target.person and target.person not in handles:
+                        raise ValueError(
+                            f"{where}: no person {target.person!r} under people "
+                            f"(declared: {', '.join(sorted(handles)) or 'none'})"
+                        )
+                    if target.schedule and target.schedule not in schedules:
+                        raise ValueError(
+                            f"{where}: no on-call schedule {target.schedule!r} under "
+                            f"oncall.schedules (defined: {', '.join(sorted(schedules)) or 'none'})"
+                        )
         _unique("rules", [r.name for r in self.rules])
         if self.prometheus is None and any(r.promql for r in self.rules):
             raise ValueError("rules with promql need a prometheus: section with its url")
         names = {c.name for c in self.channels}
-        for intent, channels in self.notify.channels_for.items():
-            for name in channels:
-                if name not in names:
-                    raise ValueError(
-                        f"notify.channels_for.{intent.value} names channel {name!r}, which is not "
-                        f"defined under channels (defined: {', '.join(sorted(names)) or 'none'})"
-                    )
+        sections = [("notify.channels_for", self.notify.channels_for)] + [
+            (f"notify.overrides.{n}.channels_for", o.channels_for)
+            for n, o in enumerate(self.notify.overrides)
+            if o.channels_for is not None
+        ]
+        for where, mapping in sections:
+            for intent, channels in mapping.items():
+                for name in channels:
+                    if name not in names:
+                        raise ValueError(
+                            f"{where}.{intent.value} names channel {name!r}, which is not defined "
+                            f"under channels (defined: {', '.join(sorted(names)) or 'none'})"
+                        )
         return self
 
     def model(self, name: str) -> ModelConfig | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from firewatch.alerts import models as alerts_models
 from firewatch.auth import models as auth_models
 from firewatch.incidents import models as incidents_models
+from firewatch.oncall import models as oncall_models
 from firewatch.people import models as people_models
 from firewatch.registry import models as registry_models
 from firewatch.runbooks import models as runbooks_models
@@ -20,6 +21,7 @@ __all__ = [
     "incidents_models",
     "jobs",
     "metadata",
+    "oncall_models",
     "people_models",
     "registry_models",
     "runbooks_models",

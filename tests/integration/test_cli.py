@@ -288,3 +288,22 @@ def test_db_upgrade_is_idempotent_and_current_reports_both_versions(fw: Firewatc
     assert match is not None, current
     assert match.group(1) == match.group(2) != "empty"
     assert second.rstrip().endswith(match.group(1))
+
+
+def test_status_updates_escalation_and_failed_notifications(fw: Firewatch) -> None:
+    ref = f"INC-{this_year()}-001"
+    fw.ok("incident", "declare", "iris is down", "--severity", "SEV1", "--model", "iris")
+    posted = fw.ok("incident", "update", ref, "Rolled back to v2; error rate falling")
+    assert ref in posted.stdout
+    fw.ok("incident", "escalate", ref, "rollback did not help")
+    shown = fw.ok("incident", "show", ref).stdout
+    assert "Rolled back to v2; error rate falling" in shown
+    assert "rollback did not help" in shown
+
+    assert "No failed notifications" in fw.ok("notify", "failed").stdout
+    missing = fw.fails("notify", "retry", "12345")
+    assert "no failed notification 12345" in missing.error
+
+    fw.ok("incident", "resolve", ref, "--resolution", "rolled back")
+    late = fw.fails("incident", "update", ref, "all good")
+    assert "resolved" in late.error and "note instead" in late.error

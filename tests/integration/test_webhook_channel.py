@@ -241,7 +241,7 @@ async def test_429_then_200_waits_for_retry_after_and_redelivers_with_the_same_k
     worker, runner = build(sqlite_db, sqlite_writer, clock, receiver_url, client)
     ref = open_and_route(sqlite_db, clock, worker)
     routed = len(jobs(sqlite_db))
-    assert routed == 3  # SEV1: page on-call, chat #critical-incidents, email the team
+    assert routed == 2  # SEV1: chat #critical-incidents, email the team (pages: escalation)
     receiver.responses.extend([(429, {"Retry-After": "30"})] * routed)
 
     assert await runner.run_once() == routed
@@ -263,7 +263,7 @@ async def test_429_then_200_waits_for_retry_after_and_redelivers_with_the_same_k
     timeline = incident(sqlite_db, clock, ref).timeline
     notified = [e for e in timeline if e.kind == "notified"]
     assert len(notified) == routed
-    assert any(e.event.startswith("Paged on-call via hook") for e in notified)
+    assert any(e.event.startswith("Posted to #critical-incidents via hook") for e in notified)
     assert not [e for e in timeline if e.kind == "notification_failed"]
 
 
@@ -292,5 +292,5 @@ async def test_400_buries_the_job_after_one_attempt_and_says_so_on_the_timeline(
     assert len(failed) == routed
     for entry in failed:
         assert "via hook" in entry.event and "400" in entry.event
-    assert any(e.event.startswith("Could not notify on-call via hook") for e in failed)
+    assert any(e.event.startswith("Could not notify #critical-incidents via hook") for e in failed)
     assert not [e for e in timeline if e.kind == "notified"]

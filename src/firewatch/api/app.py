@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from firewatch import __version__
 from firewatch.api.deps import TokenCache
 from firewatch.api.errors import install_error_handlers
-from firewatch.api.routers import alerts, health, incidents, integrations, models, people
+from firewatch.api.routers import alerts, health, incidents, integrations, models, oncall, people
 from firewatch.app import Runtime
 
 
@@ -34,7 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.token_cache = TokenCache()
     install_error_handlers(app)
-    routers = (health, incidents, alerts, integrations, models, people)
+    routers = (health, incidents, alerts, integrations, models, people, oncall)
     for module in routers:
         app.include_router(module.router)
     return app

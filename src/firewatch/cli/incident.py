@@ -280,6 +280,40 @@ def note(ref: str, text: str, as_: ActorOption = None) -> None:
 
 
 @app.command()
+def update(
+    ref: str,
+    text: Annotated[str, typer.Argument(help="What stakeholders should know now.")],
+    as_: ActorOption = None,
+) -> None:
+    """Post a status update: on the timeline and to the incident's chat / email / ticket."""
+    who = actor(as_)
+    _change(
+        ref,
+        "Status update posted for",
+        lambda s, row: incident_service.post_status_update(
+            s, incident=row, text=text, actor=who, now=clock.now()
+        ),
+    )
+
+
+@app.command()
+def escalate(
+    ref: str,
+    reason: Annotated[str, typer.Argument(help="Why more people are needed.")],
+    as_: ActorOption = None,
+) -> None:
+    """Escalate now: the next level of the escalation policy is paged (not everyone at once)."""
+    who = actor(as_)
+    _change(
+        ref,
+        "Escalated",
+        lambda s, row: incident_service.escalate(
+            s, incident=row, reason=reason, actor=who, now=clock.now()
+        ),
+    )
+
+
+@app.command()
 def assign(
     ref: str,
     person: Annotated[str, typer.Argument(help="Handle of a known person.")],

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from firewatch import __version__
-from firewatch.cli import alert, db, demo, drift, incident, model, token
+from firewatch.cli import alert, db, demo, drift, incident, model, notify, oncall, token
 from firewatch.cli.common import STATE, ConfigOption, console
 from firewatch.cli.errors import run_guarded
 from firewatch.cli.serve import serve
@@ -51,6 +51,8 @@ app.add_typer(incident.app, name="incident")
 app.add_typer(model.app, name="model")
 app.add_typer(alert.alert_app, name="alert")
 app.add_typer(alert.silence_app, name="silence")
+app.add_typer(oncall.app, name="oncall")
+app.add_typer(notify.app, name="notify")
 app.add_typer(token.app, name="token")
 app.add_typer(db.app, name="db")
 app.add_typer(drift.app, name="drift")

@@ -17,6 +17,7 @@ STATUS_UPDATE_EVERY = timedelta(minutes=15)
 MESSAGES = {
     "opened": "incident_notification.txt.j2",
     "update": "incident_update.txt.j2",
+    "acknowledged": "incident_update.txt.j2",
     "resolved": "resolution_notification.txt.j2",
 }
 
@@ -84,7 +85,7 @@ def render_message(
     now: datetime,
     headline: str | None = None,
 ) -> str:
-    """``kind`` is ``opened``, ``update`` or ``resolved``."""
+    """``kind`` is ``opened``, ``update``, ``acknowledged`` or ``resolved``."""
     template = _environment().get_template(MESSAGES[kind])
     context = message_context(incident, policy=policy, now=now, headline=headline)
     return template.render(**context).strip() + "\n"

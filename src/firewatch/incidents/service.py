@@ -331,6 +331,20 @@ def add_note(
     return incident
 
 
+def post_status_update(
+    session: Session, *, incident: IncidentRow, text: str, actor: Actor, now: datetime
+) -> IncidentRow:
+    """A stakeholder update: on the timeline, and sent to the incident's channels (chat, email,
+    ticket — never a page) by the notify worker from its event."""
+    if not Status(incident.status).is_open:
+        raise Conflict(
+            f"{incident.display_id} is {incident.status}: the resolution notification was the "
+            "last update; add a note instead"
+        )
+    record(session, incident, kind=TimelineKind.STATUS_UPDATE, text=text, actor=actor.name, at=now)
+    return incident
+
+
 def update_record(
     session: Session,
     *,

@@ -91,6 +91,7 @@ def record(
             "status": incident.status,
             "model": incident.model,
             "model_version": incident.model_version,
+            "labels": incident.labels or {},
             "details": details,
         },
     )

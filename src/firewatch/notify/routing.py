@@ -2,11 +2,16 @@
 
 SEV1: page on-call + chat #critical-incidents + email the team; SEV2: chat #ml-incidents + email
 the lead; SEV3/SEV4: a ticket. Each intent is carried by the channels the config names for it.
+
+Pages are the escalation engine's (`firewatch.notify.escalation`), never routing's: routing
+sends the chat, email and ticket messages, and tells the page channels when an incident that
+escalates was acknowledged or resolved (PagerDuty's acknowledge / resolve).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from firewatch.config import Intent, NotifyConfig
 from firewatch.severity import Severity
@@ -33,7 +38,8 @@ NOTIFYING_EVENTS = frozenset(
         "incident.verified",
         "incident.unverified",
         "incident.severity_changed",
-        "incident.escalated",
+        "incident.acknowledged",
+        "incident.status_update",
         "incident.mitigated",
         "incident.resolved",
     }
@@ -46,13 +52,34 @@ def _routes(
     return [
         Delivery(message, route.intent, route.target, channel, headline)
         for route in config.routes.get(severity, [])
+        if route.intent is not Intent.PAGE
         for channel in config.channels_for.get(route.intent, [])
     ]
 
 
-def deliveries_for(event: Event, config: NotifyConfig) -> list[Delivery]:
-    """The notifications ``event`` causes under ``config`` (empty for events nobody hears of)."""
+def _pagers(config: NotifyConfig, message: str, headline: str | None) -> list[Delivery]:
+    return [
+        Delivery(message, Intent.PAGE, "on-call", channel, headline)
+        for channel in config.channels_for.get(Intent.PAGE, [])
+    ]
+
+
+def routing_labels(incident: dict[str, Any]) -> dict[str, str]:
+    """What routing overrides match on: the incident's labels and its model."""
+    labels = {str(k): str(v) for k, v in (incident.get("labels") or {}).items()}
+    if incident.get("model"):
+        labels["model"] = str(incident["model"])
+    return labels
+
+
+def deliveries_for(
+    event: Event, config: NotifyConfig, escalates: frozenset[Severity] = frozenset()
+) -> list[Delivery]:
+    """The notifications ``event`` causes under ``config`` (empty for events nobody hears of);
+    ``escalates``: the severities that have an escalation policy (their pages hear of the
+    acknowledgement and the resolution)."""
     payload = event.payload
+    config = config.for_labels(routing_labels(payload))
     severity = Severity(payload["severity"])
     details = payload.get("details", {})
     if event.type == "incident.opened":
@@ -68,13 +95,15 @@ def deliveries_for(event: Event, config: NotifyConfig) -> list[Delivery]:
         if details.get("direction") != "raised":
             return []
         return _routes(config, severity, "opened", payload["text"])
-    if event.type == "incident.escalated":
-        return [
-            Delivery("update", Intent.PAGE, "on-call", channel, payload["text"])
-            for channel in config.channels_for.get(Intent.PAGE, [])
-        ]
+    if event.type == "incident.acknowledged":
+        if severity not in escalates:
+            return []
+        return _pagers(config, "acknowledged", payload["text"])
+    if event.type == "incident.status_update":
+        return _routes(config, severity, "update", "Status update: " + payload["text"])
     if event.type == "incident.mitigated":
         return _routes(config, severity, "update", "Mitigated: " + payload["text"])
     if event.type == "incident.resolved":
-        return _routes(config, severity, "resolved", None)
+        pages = _pagers(config, "resolved", None) if severity in escalates else []
+        return _routes(config, severity, "resolved", None) + pages
     return []

@@ -8,6 +8,7 @@ or ``notification_failed`` once the retry budget is spent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from firewatch.incidents.schemas import IncidentOut
 from firewatch.incidents.timeline import TimelineKind, record
 from firewatch.notify.channels import Channel, Notification
 from firewatch.notify.routing import NOTIFYING_EVENTS, deliveries_for
-from firewatch.severity import SeverityPolicy
+from firewatch.severity import Severity, SeverityPolicy
 from firewatch.store import jobs as job_table
 from firewatch.store.db import Database
 from firewatch.store.events import Event
@@ -43,6 +44,8 @@ class NotifyWorker:
     db: Database
     writer: Writer
     clock: Clock
+    escalates: frozenset[Severity] = frozenset()  # severities with an escalation policy
+    redact: Callable[[str], str] = str  # strips channel secrets from what reaches the timeline
 
     types = NOTIFYING_EVENTS
 
@@ -50,27 +53,19 @@ class NotifyWorker:
         """Consumer handler: enqueue one delivery job per routed notification."""
         if event.incident_id is None:
             return
-        now = self.clock.now()
-        for delivery in deliveries_for(event, self.config):
-            key = delivery.key(event.id)
-            job_table.enqueue_job(
+        for delivery in deliveries_for(event, self.config, self.escalates):
+            enqueue_delivery(
                 session,
-                kind=DELIVER_JOB,
-                key=f"notify:{key}",
-                payload={
-                    "id": key,
-                    "event_type": event.type,
-                    "incident_id": event.incident_id,
-                    "message": delivery.message,
-                    "intent": delivery.intent.value,
-                    "target": delivery.target,
-                    "channel": delivery.channel,
-                    "headline": delivery.headline,
-                },
-                due_at=now,
-                now=now,
-                max_attempts=self.config.max_attempts,
+                key=delivery.key(event.id),
+                event_type=event.type,
                 incident_id=event.incident_id,
+                message=delivery.message,
+                intent=delivery.intent.value,
+                target=delivery.target,
+                channel=delivery.channel,
+                headline=delivery.headline,
+                now=self.clock.now(),
+                max_attempts=self.config.max_attempts,
             )
 
     async def deliver(self, job: Job) -> None:
@@ -95,6 +90,10 @@ class NotifyWorker:
             target=p["target"],
             text=text,
             incident=_incident_summary(incident),
+            message=p["message"],
+            headline=p.get("headline"),
+            severity=incident.severity.value,
+            incident_ref=incident.id,
         )
         outcome = await channel.send(notification)
         verb = _INTENT_VERB.get(p["intent"], "Notified")
@@ -115,10 +114,46 @@ class NotifyWorker:
             session,
             p["incident_id"],
             TimelineKind.NOTIFICATION_FAILED,
-            f"Could not notify {p['target']} via {p['channel']}: {error}",
+            f"Could not notify {p['target']} via {p['channel']}: {self.redact(error)}",
             {**_details(p), "attempts": job.attempts},
             self.clock.now(),
         )
+
+
+def enqueue_delivery(
+    session: Session,
+    *,
+    key: str,
+    event_type: str,
+    incident_id: int,
+    message: str,
+    intent: str,
+    target: str,
+    channel: str,
+    headline: str | None,
+    now: datetime,
+    max_attempts: int,
+) -> bool:
+    """One durable delivery job; ``key`` (the notification's idempotency id) makes it once."""
+    return job_table.enqueue_job(
+        session,
+        kind=DELIVER_JOB,
+        key=f"notify:{key}",
+        payload={
+            "id": key,
+            "event_type": event_type,
+            "incident_id": incident_id,
+            "message": message,
+            "intent": intent,
+            "target": target,
+            "channel": channel,
+            "headline": headline,
+        },
+        due_at=now,
+        now=now,
+        max_attempts=max_attempts,
+        incident_id=incident_id,
+    )
 
 
 def _details(p: dict[str, str]) -> dict[str, str]:

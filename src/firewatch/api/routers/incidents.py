@@ -235,6 +235,35 @@ async def add_note(ref: str, body: NoteIn, request: Request, actor: Writer) -> I
     )
 
 
+@router.post(
+    "/incidents/{ref}/updates",
+    status_code=201,
+    summary="Post a stakeholder status update (to the timeline and the incident's channels)",
+)
+async def post_update(ref: str, body: NoteIn, request: Request, actor: Writer) -> IncidentOut:
+    return await _change(
+        request,
+        ref,
+        lambda s, row, now: incident_service.post_status_update(
+            s, incident=row, text=body.text, actor=actor, now=now
+        ),
+    )
+
+
+@router.post(
+    "/incidents/{ref}/escalate",
+    summary="Escalate now: the next level of the incident's escalation policy is paged",
+)
+async def escalate(ref: str, body: NoteIn, request: Request, actor: Writer) -> IncidentOut:
+    return await _change(
+        request,
+        ref,
+        lambda s, row, now: incident_service.escalate(
+            s, incident=row, reason=body.text, actor=actor, now=now
+        ),
+    )
+
+
 @router.patch("/incidents/{ref}", summary="Set title, description, root cause or resolution")
 async def update(ref: str, body: UpdateIn, request: Request, actor: Writer) -> IncidentOut:
     if not body.model_fields_set:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from firewatch.config import ConsoleChannel
 from firewatch.notify.channels.base import Notification
+from firewatch.notify.channels.settings import ConsoleChannel
 
 log = logging.getLogger("firewatch.notify.console")
 

@@ -1,62 +1,119 @@
-"""The generic JSON webhook channel: one POST per notification with an ``Idempotency-Key`` header."""
+"""The generic JSON webhook channel: one POST per notification, signed per Standard Webhooks.
+
+The body is ``{"id", "event_type", "intent", "target", "text", "incident"}``. Every request
+carries ``Idempotency-Key`` (the notification id); with ``secret_env`` it is also signed as the
+Standard Webhooks spec says: ``webhook-id`` (the same id, stable across retries, for receivers
+to drop duplicates), ``webhook-timestamp`` (Unix seconds of this attempt) and
+``webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>``.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict
-from datetime import timedelta
+import base64
+import binascii
+import hashlib
+import hmac
 
 import httpx
 import orjson
 
-from firewatch.config import WebhookChannel
-from firewatch.notify.channels.base import Notification
-from firewatch.store.runner import GiveUp, RetryLater
+from firewatch.clock import Clock, SystemClock
+from firewatch.notify.channels.base import Notification, require_env
+from firewatch.notify.channels.http import (
+    RETRY_STATUSES,
+    USER_AGENT,
+    Request,
+    endpoint,
+    retry_after,
+)
+from firewatch.notify.channels.settings import WebhookChannel
+from firewatch.store.runner import GiveUp
 
-USER_AGENT = "Firewatch/0.1"
-RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+__all__ = [
+    "RETRY_STATUSES",
+    "USER_AGENT",
+    "WebhookSender",
+    "retry_after",
+    "signing_key",
+    "standard_webhook_signature",
+]
 
 
-def retry_after(response: httpx.Response) -> timedelta | None:
-    """The ``Retry-After`` header in seconds (HTTP-dates are rare from webhooks; ignored)."""
-    value = response.headers.get("retry-after", "").strip()
-    return timedelta(seconds=float(value)) if value.replace(".", "", 1).isdigit() else None
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: ``whsec_<base64>`` (or bare base64)."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not a Standard Webhooks secret (expected whsec_<base64>)") from None
+    if not key:
+        raise ValueError("the Standard Webhooks secret is empty")
+    return key
+
+
+def standard_webhook_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 class WebhookSender:
-    def __init__(self, config: WebhookChannel, *, client: httpx.AsyncClient) -> None:
+    """Sends to one configured webhook.
+
+    ``wall_clock`` stamps signatures: receivers compare ``webhook-timestamp`` with their own
+    clock (5 minutes' tolerance), so it must be the real time even in a drill on a fast clock.
+    """
+
+    def __init__(
+        self,
+        config: WebhookChannel,
+        *,
+        client: httpx.AsyncClient,
+        wall_clock: Clock | None = None,
+    ) -> None:
         self.name = config.name
         self.url = str(config.url)
+        self.config = config
+        self.wall_clock = wall_clock or SystemClock()
         self.timeout = config.timeout.total_seconds()
         self.client = client
-        self.token_env = config.bearer_token_env
 
-    def _headers(self, notification: Notification) -> dict[str, str]:
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Idempotency-Key": notification.id,
-        }
-        if self.token_env:
-            token = os.environ.get(self.token_env)
-            if not token:
-                raise GiveUp(f"environment variable {self.token_env} (bearer token) is not set")
+    def _headers(self, notification: Notification, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": notification.id}
+        if self.config.bearer_token_env:
+            token = require_env(self.config.bearer_token_env, "bearer token")
             headers["Authorization"] = f"Bearer {token}"
+        if self.config.secret_env:
+            secret = require_env(self.config.secret_env, "Standard Webhooks signing secret")
+            try:
+                key = signing_key(secret)
+            except ValueError as exc:
+                raise GiveUp(f"environment variable {self.config.secret_env}: {exc}") from None
+            timestamp = int(self.wall_clock.now().timestamp())
+            headers["webhook-id"] = notification.id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = standard_webhook_signature(
+                key, notification.id, timestamp, body
+            )
         return headers
 
+    def _secrets(self) -> list[str]:
+        return self.config.secret_values()
+
     async def send(self, notification: Notification) -> str:
-        body = orjson.dumps(asdict(notification))
-        try:
-            response = await self.client.post(
-                self.url, content=body, headers=self._headers(notification), timeout=self.timeout
-            )
-        except httpx.TimeoutException:
-            raise RetryLater(f"{self.url} timed out after {self.timeout:g}s") from None
-        except httpx.HTTPError as exc:
-            raise RetryLater(f"{self.url} unreachable: {exc}") from None
-        if 200 <= response.status_code < 300:
-            return f"POST {self.url} → {response.status_code}"
-        summary = f"POST {self.url} → HTTP {response.status_code}: {response.text[:200]}"
-        if response.status_code in RETRY_STATUSES:
-            raise RetryLater(summary, after=retry_after(response))
-        raise GiveUp(summary)
+        body = orjson.dumps(
+            {
+                "id": notification.id,
+                "event_type": notification.event_type,
+                "intent": notification.intent,
+                "target": notification.target,
+                "text": notification.text,
+                "incident": notification.incident,
+            }
+        )
+        headers = self._headers(notification, body)
+        request = Request(self.client, timeout=self.timeout, secrets=self._secrets())
+        label = endpoint(self.url, secret=False)
+        response = await request.send("POST", self.url, label=label, content=body, headers=headers)
+        signed = " (signed)" if self.config.secret_env else ""
+        return f"POST {label} → {response.status_code}{signed}"
