@@ -260,6 +260,11 @@ class Runtime:
             self.clock,
             escalates=frozenset(s for s in Severity if escalation.policy_for(s) is not None),
             redact=self.redactor.redact,
+            templates={
+                c.name: {str(k): v for k, v in c.templates.items()}
+                for c in self.config.channels
+                if c.templates
+            },
         )
         escalations = EscalationEngine(
             escalation,

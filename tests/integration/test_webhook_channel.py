@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -294,3 +295,24 @@ async def test_400_buries_the_job_after_one_attempt_and_says_so_on_the_timeline(
         assert "via hook" in entry.event and "400" in entry.event
     assert any(e.event.startswith("Could not notify #critical-incidents via hook") for e in failed)
     assert not [e for e in timeline if e.kind == "notified"]
+
+
+async def test_a_channel_template_replaces_the_seed_message(
+    sqlite_db: Database,
+    sqlite_writer: Writer,
+    clock: FakeClock,
+    receiver: Receiver,
+    receiver_url: str,
+    client: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    template = tmp_path / "opened.j2"
+    template.write_text(
+        "[{{ severity.value }}] {{ incident.title }} — opened {{ incident.timestamp | utc }}"
+    )
+    worker, runner = build(sqlite_db, sqlite_writer, clock, receiver_url, client)
+    worker.templates = {"hook": {"opened": template}}
+    open_and_route(sqlite_db, clock, worker)
+    await runner.run_once()
+    texts = {r.body["text"] for r in receiver.received}
+    assert texts == {"[SEV1] iris is down — opened 2026-01-15 14:30 UTC\n"}

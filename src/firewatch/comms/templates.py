@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from firewatch.duration import format_duration
 from firewatch.incidents.schemas import IncidentOut
@@ -77,6 +78,19 @@ def message_context(
     }
 
 
+@cache
+def _file_environment(directory: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(directory),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # plain-text messages, never HTML  # noqa: S701
+    )
+    env.filters.update(_environment().filters)
+    return env
+
+
 def render_message(
     kind: str,
     incident: IncidentOut,
@@ -84,8 +98,13 @@ def render_message(
     policy: SeverityPolicy,
     now: datetime,
     headline: str | None = None,
+    template_file: Path | None = None,
 ) -> str:
-    """``kind`` is ``opened``, ``update``, ``acknowledged`` or ``resolved``."""
-    template = _environment().get_template(MESSAGES[kind])
+    """``kind`` is ``opened``, ``update``, ``acknowledged`` or ``resolved``; ``template_file``
+    replaces the seed's template (a channel's ``templates``)."""
+    if template_file is not None:
+        template = _file_environment(template_file.parent).get_template(template_file.name)
+    else:
+        template = _environment().get_template(MESSAGES[kind])
     context = message_context(incident, policy=policy, now=now, headline=headline)
     return template.render(**context).strip() + "\n"

@@ -9,8 +9,9 @@ or ``notification_failed`` once the retry budget is spent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,7 @@ class NotifyWorker:
     clock: Clock
     escalates: frozenset[Severity] = frozenset()  # severities with an escalation policy
     redact: Callable[[str], str] = str  # strips channel secrets from what reaches the timeline
+    templates: dict[str, dict[str, Path]] = field(default_factory=dict)  # channel -> kind -> file
 
     types = NOTIFYING_EVENTS
 
@@ -81,7 +83,12 @@ class NotifyWorker:
         )
         now = self.clock.now()
         text = render_message(
-            p["message"], incident, policy=self.policy, now=now, headline=p["headline"]
+            p["message"],
+            incident,
+            policy=self.policy,
+            now=now,
+            headline=p["headline"],
+            template_file=self.templates.get(p["channel"], {}).get(p["message"]),
         )
         notification = Notification(
             id=p["id"],

@@ -41,6 +41,19 @@ class _Channel(BaseModel):
     name: str = Field(
         min_length=1, description="Unique name; `notify.channels_for` lists channels by it."
     )
+    templates: dict[Literal["opened", "update", "acknowledged", "resolved"], Path] = Field(
+        default_factory=dict,
+        description="Jinja2 files replacing the seed's message texts for this channel, per "
+        "message (same variables as comms/templates/*.j2).",
+    )
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_exist(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for kind, path in value.items():
+            if not path.is_file():
+                raise ValueError(f"templates.{kind}: {path} is not a file")
+        return value
 
     def env_fields(self) -> dict[str, str]:
         """``{field name: environment variable}`` for every configured ``*_env`` field."""
