@@ -307,3 +307,15 @@ def test_status_updates_escalation_and_failed_notifications(fw: Firewatch) -> No
     fw.ok("incident", "resolve", ref, "--resolution", "rolled back")
     late = fw.fails("incident", "update", ref, "all good")
     assert "resolved" in late.error and "note instead" in late.error
+
+
+def test_runbooks_are_listed_and_shown_as_markdown(fw: Firewatch) -> None:
+    listed = fw.ok("runbook", "list").stdout
+    assert "model-unavailable" in listed and "ModelUnavailable" in listed
+    shown = fw.ok("runbook", "show", "model-unavailable", "--markdown").stdout
+    assert shown.startswith("# Model Service Unavailable\n")
+    assert "3. **Roll back to the last known good version** — action, automatic" in shown
+    assert "only when: step `verify-alert` passed; step `recent-deploy` passed" in shown
+    assert "a pass marks the incident **mitigated**" in shown
+    unknown = fw.fails("runbook", "show", "nope")
+    assert "no runbook named 'nope' (known: model-unavailable)" in unknown.error

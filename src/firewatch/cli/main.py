@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from firewatch import __version__
-from firewatch.cli import alert, db, demo, drift, incident, model, notify, oncall, token
+from firewatch.cli import alert, db, demo, drift, incident, model, notify, oncall, runbook, token
 from firewatch.cli.common import STATE, ConfigOption, console
 from firewatch.cli.errors import run_guarded
 from firewatch.cli.serve import serve
@@ -53,6 +53,7 @@ app.add_typer(alert.alert_app, name="alert")
 app.add_typer(alert.silence_app, name="silence")
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(notify.app, name="notify")
+app.add_typer(runbook.app, name="runbook")
 app.add_typer(token.app, name="token")
 app.add_typer(db.app, name="db")
 app.add_typer(drift.app, name="drift")
