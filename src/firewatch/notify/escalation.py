@@ -31,10 +31,10 @@ from firewatch.clock import Clock
 from firewatch.config import Intent, NotifyConfig
 from firewatch.errors import FirewatchError
 from firewatch.incidents.lifecycle import Status
-from firewatch.incidents.models import IncidentRow
+from firewatch.incidents.models import IncidentRow, TimelineEntryRow
 from firewatch.incidents.timeline import TimelineKind, record
 from firewatch.notify.policy import EscalationConfig, EscalationLevel, EscalationTarget
-from firewatch.notify.routing import routing_labels
+from firewatch.notify.routing import UNVERIFIED_HEADLINE, routing_labels
 from firewatch.notify.worker import enqueue_delivery
 from firewatch.oncall import service as oncall_service
 from firewatch.oncall.schedules import OncallConfig
@@ -212,6 +212,9 @@ class EscalationEngine:
         started = datetime.fromisoformat(p["started_at"])
         paged = []
         escalating = bool(p["level"] or p["repeat"] or p.get("advanced"))
+        headline = _headline(level, p, started, now, len(policy.levels))
+        if _unverified(session, incident.id):  # every page of it says so
+            headline = f"{UNVERIFIED_HEADLINE}\n{headline}"
         routing = self.notify.for_labels(
             routing_labels({"labels": incident.labels, "model": incident.model})
         )
@@ -229,7 +232,7 @@ class EscalationEngine:
                         intent=Intent.PAGE.value,
                         target=label,
                         channel=channel,
-                        headline=_headline(level, p, started, now, len(policy.levels)),
+                        headline=headline,
                         now=now,
                         max_attempts=self.notify.max_attempts,
                     )
@@ -278,6 +281,20 @@ class EscalationEngine:
                 now + level.repeat_every,
                 started,
             )
+
+
+def _unverified(session: Session, incident_id: int) -> bool:
+    return (
+        session.scalar(
+            select(TimelineEntryRow.id)
+            .where(
+                TimelineEntryRow.incident_id == incident_id,
+                TimelineEntryRow.kind == TimelineKind.UNVERIFIED.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _condition(level: EscalationLevel) -> str:

@@ -32,6 +32,8 @@ class Delivery:
         return f"fw-{event_id}-{self.intent.value}-{self.channel}-{self.target}"
 
 
+UNVERIFIED_HEADLINE = "⚠️ UNVERIFIED: Firewatch could not confirm this alert; check before acting."
+
 NOTIFYING_EVENTS = frozenset(
     {
         "incident.opened",
@@ -89,7 +91,7 @@ def deliveries_for(
     if event.type == "incident.verified" and details.get("held_page"):
         return _routes(config, severity, "opened", None)  # what confirmed it is under Action
     if event.type == "incident.unverified" and details.get("held_page"):
-        headline = "⚠️ UNVERIFIED: Firewatch could not confirm this alert; check before acting."
+        headline = UNVERIFIED_HEADLINE
         return _routes(config, severity, "opened", headline)
     if event.type == "incident.severity_changed":
         if details.get("direction") != "raised":
