@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from firewatch.duration import format_duration
 from firewatch.incidents.schemas import IncidentOut
@@ -23,10 +23,9 @@ MESSAGES = {
 }
 
 
-@cache
-def _environment() -> Environment:
+def _make(loader: BaseLoader) -> Environment:
     env = Environment(
-        loader=PackageLoader("firewatch.comms", "templates"),
+        loader=loader,
         undefined=StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=True,
@@ -36,6 +35,17 @@ def _environment() -> Environment:
     env.filters["utc"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "—"
     env.filters["duration"] = format_duration
     return env
+
+
+@cache
+def _environment() -> Environment:
+    return _make(PackageLoader("firewatch.comms", "templates"))
+
+
+@cache
+def _file_environment(directory: Path) -> Environment:
+    """For a channel's own template files (``templates:`` in its config)."""
+    return _make(FileSystemLoader(directory))
 
 
 ACTION_KINDS = frozenset(
@@ -76,19 +86,6 @@ def message_context(
         "next_update": STATUS_UPDATE_EVERY,
         "postmortem_required": severity in (Severity.SEV1, Severity.SEV2),
     }
-
-
-@cache
-def _file_environment(directory: Path) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(directory),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # plain-text messages, never HTML  # noqa: S701
-    )
-    env.filters.update(_environment().filters)
-    return env
 
 
 def render_message(

@@ -73,19 +73,18 @@ class _Bucket:
 def _numbers(values: list[Any]) -> tuple[np.ndarray[Any, np.dtype[np.float64]], int]:
     """Floats of the buffered values; text that is not a number counts as missing (and is
     returned as the second value, for the quality check)."""
+    try:  # the usual case, numbers and None (→ NaN) only: one C-level conversion
+        return np.array(values, dtype=np.float64), 0
+    except (TypeError, ValueError):
+        pass
     out = np.empty(len(values), dtype=np.float64)
     invalid = 0
     for i, value in enumerate(values):
-        if value is None:
+        try:
+            out[i] = math.nan if value is None else float(value)
+        except (TypeError, ValueError):
             out[i] = math.nan
-        elif isinstance(value, bool | int | float):
-            out[i] = float(value)
-        else:
-            try:
-                out[i] = float(value)
-            except ValueError:
-                out[i] = math.nan
-                invalid += 1
+            invalid += 1
     return out, invalid
 
 
@@ -112,6 +111,7 @@ class ModelDrift:
         self.name = name
         self.config = config
         self.profile = profile if profile is not None else load_reference(config)
+        self._accuracy: tuple[Profile | None, float | None] = (None, None)
         if self.profile is None and config.reference is not None:
             log.warning(
                 "%s: drift reference %s does not exist (yet): drift is not judged until it does",
@@ -138,21 +138,11 @@ class ModelDrift:
         self.quality_options = QualityOptions(null_rise=config.null_rate_points / 100)
 
     def reference_accuracy(self) -> float | None:
-        """Accuracy on the reference's sampled rows that have both a prediction and a label."""
-        if self.profile is None:
-            return None
-        predictions = self.profile.sample.get(self.config.prediction_column)
-        labels = self.profile.sample.get(self.config.label_column)
-        if not predictions or not labels:
-            return None
-        pairs = [
-            (p, t)
-            for p, t in zip(predictions, labels, strict=False)
-            if p is not None and t is not None
-        ]
-        if len(pairs) < 50:
-            return None
-        return sum(category_name(p) == category_name(t) for p, t in pairs) / len(pairs)
+        """Accuracy on the reference's sampled rows that have both a prediction and a label
+        (computed once per reference: it is asked at every evaluation)."""
+        if self._accuracy[0] is not self.profile:
+            self._accuracy = (self.profile, _sample_accuracy(self.profile, *self.special))
+        return self._accuracy[1]
 
     @property
     def special(self) -> tuple[str, str]:
@@ -455,6 +445,20 @@ class ModelDrift:
             change_since=min(self.since.values(), default=None),
             versions=self.versions,
         )
+
+
+def _sample_accuracy(profile: Profile | None, prediction: str, label: str) -> float | None:
+    if profile is None:
+        return None
+    predictions, labels = profile.sample.get(prediction), profile.sample.get(label)
+    if not predictions or not labels:
+        return None
+    pairs = [
+        (p, t) for p, t in zip(predictions, labels, strict=False) if p is not None and t is not None
+    ]
+    if len(pairs) < 50:
+        return None
+    return sum(category_name(p) == category_name(t) for p, t in pairs) / len(pairs)
 
 
 def diagnose(

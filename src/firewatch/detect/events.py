@@ -36,7 +36,7 @@ MAX_EVENTS = 50_000  # per request
 BUCKETS_PER_WINDOW = 30
 MAX_VALUES = 100  # values kept per dimension per bucket, "(other)" included, which counts the rest
 OTHER = "(other)"
-FUTURE_SKEW = timedelta(minutes=1)
+FUTURE_SKEW = timedelta(minutes=1)  # event times later than now by more are taken as now
 QUALITY_SIGNALS = (
     Signal.PRECISION,
     Signal.RECALL,
@@ -44,7 +44,7 @@ QUALITY_SIGNALS = (
     Signal.ROC_AUC,
     Signal.MAE,
     Signal.RMSE,
-)  # event times later than now by more are taken as now
+)
 
 # Latency histogram: log-spaced bounds from 1 ms to ~5 min, 10% apart, so a percentile read
 # from it is within 10% of the exact value.

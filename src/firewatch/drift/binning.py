@@ -5,9 +5,12 @@ zero become ``EMPTY_SHARE`` (Evidently's convention) so logarithms stay finite."
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 
 from firewatch.drift.sketch import CategoricalSketch, Floats, NumericSketch
+from firewatch.drift.stattests.base import Estimate, Kind, StatTest
 
 COARSE_BINS = 10
 EMPTY_SHARE = 0.0001
@@ -43,3 +46,32 @@ def _shares(counts: Floats) -> Floats:
     total = counts.sum()
     shares = counts / total if total else np.zeros(len(counts))
     return np.where(shares == 0, EMPTY_SHARE, shares)
+
+
+class SharesTest(StatTest):
+    """A distance between the two columns' shares (reference deciles or categories): exact from a
+    profile, the same for raw data. Subclasses give ``distance``."""
+
+    kinds = frozenset({Kind.NUMERICAL, Kind.CATEGORICAL})
+    uses_p_value = False
+
+    @abstractmethod
+    def distance(self, reference: Floats, current: Floats) -> float:
+        """The distance between two share vectors of equal length (no zeros)."""
+
+    def numerical(
+        self,
+        reference: NumericSketch,
+        current: NumericSketch,
+        reference_sorted: Floats | None = None,
+        current_sorted: Floats | None = None,
+    ) -> Estimate:
+        if reference.n == 0 or current.n == 0:
+            return Estimate.exact(0.0)
+        return Estimate.exact(self.distance(*numeric_shares(reference, current)))
+
+    def categorical(self, reference: CategoricalSketch, current: CategoricalSketch) -> Estimate:
+        if reference.n == 0 or current.n == 0:
+            return Estimate.exact(0.0)
+        ref, cur, _ = categorical_shares(reference, current)
+        return Estimate.exact(self.distance(ref, cur))

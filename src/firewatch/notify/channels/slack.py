@@ -22,7 +22,7 @@ from firewatch.notify.channels.base import (
     severity_label,
     truncate,
 )
-from firewatch.notify.channels.http import Request, endpoint
+from firewatch.notify.channels.http import post_to_secret_url
 from firewatch.notify.channels.settings import SlackChannel
 
 HEADER_LIMIT = 150
@@ -119,18 +119,10 @@ class SlackSender:
 
     async def send(self, notification: Notification) -> str:
         url = require_env(self.config.url_env, "Slack incoming webhook URL")
-        body = orjson.dumps(slack_message(notification, mention=self.config.mention))
-        request = Request(
+        return await post_to_secret_url(
             self.client,
+            url,
+            orjson.dumps(slack_message(notification, mention=self.config.mention)),
             timeout=self.config.timeout.total_seconds(),
             secrets=self.config.secret_values(),
         )
-        label = endpoint(url, secret=True)
-        response = await request.send(
-            "POST",
-            url,
-            label=label,
-            content=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-        return f"POST {label} → {response.status_code}"

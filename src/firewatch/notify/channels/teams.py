@@ -20,7 +20,7 @@ from firewatch.notify.channels.base import (
     severity_label,
     truncate,
 )
-from firewatch.notify.channels.http import Request, endpoint
+from firewatch.notify.channels.http import post_to_secret_url
 from firewatch.notify.channels.settings import TeamsChannel
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -114,17 +114,10 @@ class TeamsSender:
 
     async def send(self, notification: Notification) -> str:
         url = require_env(self.config.url_env, "Teams Workflows webhook URL")
-        request = Request(
+        return await post_to_secret_url(
             self.client,
+            url,
+            orjson.dumps(teams_message(notification)),
             timeout=self.config.timeout.total_seconds(),
             secrets=self.config.secret_values(),
         )
-        label = endpoint(url, secret=True)
-        response = await request.send(
-            "POST",
-            url,
-            label=label,
-            content=orjson.dumps(teams_message(notification)),
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-        return f"POST {label} → {response.status_code}"
