@@ -39,6 +39,12 @@ class TimelineKind(StrEnum):
     ACTION_STARTED = "action_started"
     ACTION_SUCCEEDED = "action_succeeded"
     ACTION_FAILED = "action_failed"
+    ACTION_PROPOSED = "action_proposed"  # policy kept an action for a person to approve
+    ACTION_APPROVED = "action_approved"
+    ACTION_REJECTED = "action_rejected"
+    MANUAL_STEP = "manual_step"  # a checklist item for a person (details: step, blocking)
+    MANUAL_STEP_DONE = "manual_step_done"  # ticked (or skipped) by a person
+    INVESTIGATION = "investigation"  # what was gathered at open: deploys, drift, errors, logs
     MITIGATED = "mitigated"
     RESOLVED = "resolved"
     REOPENED = "reopened"

@@ -156,7 +156,14 @@ class RunbookEngine:
             if row is None:
                 raise NotFound(f"incident {incident_id} vanished")
             return IncidentView(
-                row.id, row.display_id, row.model, row.model_version, row.opened_at, row.status
+                row.id,
+                row.display_id,
+                row.model,
+                row.model_version,
+                row.opened_at,
+                row.status,
+                severity=row.severity,
+                labels=dict(row.labels or {}),
             )
 
     def _run_row(

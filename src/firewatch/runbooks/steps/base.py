@@ -26,6 +26,8 @@ class IncidentView:
     model_version: str | None
     opened_at: datetime
     status: str
+    severity: str = "SEV4"
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class StepContext:
     clock: Clock
     client: httpx.AsyncClient
     actor: str
+    dry_run: bool = False
+    """Plan only: checks may read, actions must change nothing and say what they would do."""
 
 
 StepImpl = Callable[[StepContext, dict[str, Any]], Awaitable[StepResult]]

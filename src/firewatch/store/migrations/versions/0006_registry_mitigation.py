@@ -1,0 +1,23 @@
+"""registry mitigation: minimum healthy time, traffic splits, alternate endpoints (issue 6)
+
+PLACEHOLDER: filled in by the registry-mitigation work; keeps the revision chain linear.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-27 18:00:01
+"""
+
+from __future__ import annotations
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
