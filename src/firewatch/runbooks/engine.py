@@ -141,6 +141,7 @@ class RunbookEngine:
             clock=self.clock,
             client=self.client,
             actor=ACTOR,
+            config=self.config,
         )
         try:
             async with asyncio.timeout(step.timeout.total_seconds()):

@@ -13,4 +13,10 @@ STEPS: dict[str, StepImpl] = {
     "rollback_to_last_good": rollback_to_last_good,
 }
 
-__all__ = ["STEPS", "StepContext", "StepImpl", "StepResult"]
+ACTION_KINDS: dict[str, str] = {
+    "rollback_to_last_good": "rollback",
+}
+"""The policy kind of each action implementation (``runbooks.policy`` allows kinds per severity).
+The generic ``hook`` action takes its kind from its ``action`` parameter."""
+
+__all__ = ["ACTION_KINDS", "STEPS", "StepContext", "StepImpl", "StepResult"]

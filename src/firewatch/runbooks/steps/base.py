@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from firewatch.clock import Clock
-from firewatch.config import ModelConfig, RunbooksConfig
+from firewatch.config import FirewatchConfig, ModelConfig, RunbooksConfig
 from firewatch.runbooks.schema import Outcome
 from firewatch.store.db import Database
 from firewatch.store.writer import Writer
@@ -47,6 +47,7 @@ class StepContext:
     clock: Clock
     client: httpx.AsyncClient
     actor: str
+    config: FirewatchConfig
     dry_run: bool = False
     """Plan only: checks may read, actions must change nothing and say what they would do."""
 
