@@ -33,6 +33,7 @@ from firewatch.config import FirewatchConfig
 from firewatch.detect.events import InferenceEvents
 from firewatch.detect.runner import DetectionRunner
 from firewatch.detect.verify import Verifier, can_verify
+from firewatch.drills import schedule as drill_schedule
 from firewatch.errors import ConfigError
 from firewatch.metrics import FirewatchCollector
 from firewatch.notify import escalation as escalation_engine
@@ -43,8 +44,11 @@ from firewatch.notify.escalation import EscalationEngine
 from firewatch.people import service as people_service
 from firewatch.registry import service as registry_service
 from firewatch.registry.models import DeploymentRow
+from firewatch.registry.regions import ActiveEndpoints
 from firewatch.runbooks import engine as runbook_engine
+from firewatch.runbooks import investigation
 from firewatch.runbooks.library import RunbookLibrary
+from firewatch.runbooks.steps.base import EvidenceSources
 from firewatch.severity import Severity
 from firewatch.store import events as event_log
 from firewatch.store import jobs as job_table
@@ -67,6 +71,7 @@ def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> AlertPolic
         resolve_quiet_period=config.incidents.resolve_quiet_period,
         auto_resolve=config.incidents.auto_resolve,
         runbook_response=library.response_time,
+        runbook_for=library.for_alert,
         inhibit_rules=tuple(config.alerts.inhibit_rules),
         maintenance=tuple(config.alerts.maintenance),
         verify_models=frozenset(
@@ -87,7 +92,7 @@ def alert_decoders() -> dict[str, Decoder]:
 def check_references(config: FirewatchConfig, library: RunbookLibrary) -> None:
     """Cross-checks the config cannot do alone: every model's runbook must exist."""
     for index, model in enumerate(config.models):
-        if model.runbook and model.runbook not in library.names():
+        if model.runbook and not library.known(model.runbook):
             raise ConfigError(
                 f"models.{index}.runbook: no runbook named {model.runbook!r} "
                 f"(known: {', '.join(library.names())})"
@@ -209,6 +214,9 @@ class Runtime:
         loop = asyncio.get_running_loop()
         self.writer.add_commit_hook(lambda info: _call_soon(loop, self._wake, info))
         assert self.jobs is not None
+        drills = drill_schedule.DrillScheduler(self.config, self.writer, self.clock, self.client)
+        self.jobs.kinds[drill_schedule.SCHEDULED_JOB] = JobKind(drills.run_job)
+        await self.writer.run(drills.enqueue_all)
         self._spawn(self.jobs.run_forever(self.poll_interval), "jobs")
         for consumer in self.consumers:
             self._spawn(consumer.run_forever(self.poll_interval), f"consumer-{consumer.name}")
@@ -238,6 +246,7 @@ class Runtime:
             client=self.client,
             registry=self.metrics,
             events=self.events,
+            endpoints=ActiveEndpoints(self.db),  # probes follow a failover to another region
         )
         if self.config.alerts.processor == "thread":
             self.alerts = AlertProcessor(
@@ -274,8 +283,15 @@ class Runtime:
             resolve=escalation_engine.oncall_targets(self.config.oncall),
         )
         cadence = Cadence(self.config.comms, self.config.notify, self.writer, self.clock)
+        investigator = self._investigator()
         runbooks = runbook_engine.RunbookEngine(
-            self.library, self.config, self.db, self.writer, self.clock, self.client
+            self.library,
+            self.config,
+            self.db,
+            self.writer,
+            self.clock,
+            self.client,
+            evidence=investigator.sources,
         )
         self.consumers = [
             EventConsumer(
@@ -286,6 +302,7 @@ class Runtime:
                 (escalation_engine.CONSUMER, escalations.on_event, escalations.types),
                 (comms_cadence.CONSUMER, cadence.on_event, cadence.types),
                 (runbook_engine.CONSUMER, runbooks.on_event, runbooks.types),
+                (investigation.CONSUMER, investigator.on_event, investigator.types),
             )
         ]
         verifier = Verifier(
@@ -302,12 +319,28 @@ class Runtime:
                 escalation_engine.LEVEL_JOB: JobKind(escalations.fire),
                 comms_cadence.REMINDER_JOB: JobKind(cadence.check),
                 runbook_engine.RUN_JOB: JobKind(runbooks.run_job),
+                investigation.INVESTIGATE_JOB: JobKind(
+                    investigator.investigate, on_dead=investigator.on_dead
+                ),
                 AUTO_RESOLVE_JOB: JobKind(self._auto_resolve),
                 verification.VERIFY_JOB: JobKind(verify, on_dead=verify_dead),
             },
             db=self.db,
             writer=self.writer,
             clock=self.clock,
+        )
+
+    def _investigator(self) -> investigation.Investigator:
+        """The investigation at incident open, reading what detection holds in memory."""
+        assert self.detection is not None
+        detection, events, clock = self.detection, self.events, self.clock
+        sources = EvidenceSources(
+            signals=detection.current_signals,
+            failures=lambda model: events.failures(model, clock.now()),
+            drift=detection.drift_findings,
+        )
+        return investigation.Investigator(
+            self.config, self.db, self.writer, self.clock, self.client, sources
         )
 
     async def _auto_resolve(self, job: Job) -> None:

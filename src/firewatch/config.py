@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,7 @@ from pydantic import (
 from firewatch.alerts.suppression import InhibitRule, MaintenanceWindow, default_inhibit_rules
 from firewatch.comms.settings import CommsConfig
 from firewatch.detect.rule_config import RuleConfig
+from firewatch.drills.settings import DrillsConfig
 from firewatch.duration import Duration
 from firewatch.errors import ConfigError
 from firewatch.notify.channels.settings import ChannelConfig as ChannelConfig
@@ -36,6 +38,7 @@ from firewatch.notify.channels.settings import WebhookChannel as WebhookChannel
 from firewatch.notify.policy import EscalationConfig
 from firewatch.oncall.schedules import OncallConfig
 from firewatch.people.schemas import PersonIn
+from firewatch.registry.adapters.settings import BuiltinServing, ServingConfig, serving_problem
 from firewatch.severity import Severity, SeverityPolicy
 
 CONFIG_ENV = "FIREWATCH_CONFIG"
@@ -190,6 +193,90 @@ class DriftConfig(_Section):
         return self
 
 
+REGION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class RollbackConfig(_Section):
+    """Which earlier version counts as "last known good" for a rollback (or a reroute)."""
+
+    min_healthy_time: Duration = Field(
+        timedelta(minutes=5),
+        description="A version qualifies only if a probe saw it healthy and it then kept serving "
+        "at least this long without a failure (from its first healthy probe until it was "
+        "replaced). A version that was live for a few seconds before the next deploy has not "
+        "proven anything.",
+    )
+
+
+class EndpointConfig(_Section):
+    """One region's endpoint of a model service (``models[].endpoints``; the first is primary)."""
+
+    region: str = Field(pattern=REGION_PATTERN, description="Region name, e.g. eu-west.")
+    url: HttpUrl = Field(description="Base URL in that region; the health path derives from it.")
+    health_url: HttpUrl | None = Field(None, description="Explicit health URL (overrides url).")
+
+
+class LogSourceConfig(_Section):
+    """Where the model service's recent log lines come from — exactly one of ``file``,
+    ``command`` or ``url`` — for the investigation at incident open and the ``collect_logs``
+    runbook step, which pick out crash, database and application error lines."""
+
+    file: Path | None = Field(None, description="A log file; its last `lines` lines are read.")
+    command: list[str] | None = Field(
+        None,
+        description="A command (argv list, no shell) printing the log, e.g. "
+        "[kubectl, logs, deploy/iris, --tail=200]; killed with its process group on timeout.",
+    )
+    url: HttpUrl | None = Field(None, description="GET this URL: plain text or a JSON list.")
+    bearer_token_env: str | None = Field(
+        None, description="Environment variable with a token sent to `url` as Bearer."
+    )
+    lines: int = Field(200, ge=1, le=10_000, description="How many of the last lines to read.")
+    timeout: Duration = Field(
+        timedelta(seconds=10), description="Give up on the source after this."
+    )
+    patterns: dict[Literal["crash", "database", "application"], str] = Field(
+        default_factory=dict,
+        description="A regular expression replacing a category's default (docs/runbooks.md).",
+    )
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(
+                "command is an argv list, e.g. [kubectl, logs, deploy/iris, --tail=200]; "
+                "for a shell pipeline use [sh, -c, '…']"
+            )
+        return value
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        for category, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"patterns.{category}: {pattern!r} is not a valid regular expression ({exc})"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LogSourceConfig:
+        given = [name for name in ("file", "command", "url") if getattr(self, name) is not None]
+        if len(given) != 1:
+            got = f" (got {' and '.join(given)})" if given else ""
+            raise ValueError(f"logs: give exactly one of file, command or url{got}")
+        if self.command is not None and not self.command:
+            raise ValueError("logs.command is empty: give the program and its arguments")
+        if self.bearer_token_env is not None and self.url is None:
+            raise ValueError("logs.bearer_token_env is only used with url")
+        if self.timeout <= timedelta(0):
+            raise ValueError("logs.timeout must be longer than 0s")
+        return self
+
+
 class ModelConfig(_Section):
     """A model service Firewatch watches."""
 
@@ -207,20 +294,79 @@ class ModelConfig(_Section):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     drift: DriftConfig | None = Field(None, description="Drift and data quality detection.")
+    logs: LogSourceConfig | None = Field(
+        None, description="The service's recent log lines, gathered when an incident opens."
+    )
     baseline_accuracy: float | None = Field(
         None, gt=0, le=1, description="Expected accuracy (for the accuracy-drop severity bands)."
+    )
+    validation: ValidationConfig | None = Field(
+        None, description="Held-out test set the validate_test_set runbook step scores."
     )
     runbook: str | None = Field(
         "model-unavailable", description="Runbook run when this model's service is unavailable."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra alert labels (team).")
+    serving: ServingConfig = Field(
+        default_factory=BuiltinServing,
+        description="How the serving system follows a registry rollback: builtin (the app polls "
+        "Firewatch's registry), mlflow (move an alias, reload the server) or http (a hook); "
+        "see docs/registries.md.",
+    )
 
-    def probe_url(self) -> str | None:
-        """The URL the health probe checks, from ``health_url`` or ``url`` + the convention."""
+    @model_validator(mode="after")
+    def _serving_complete(self) -> ModelConfig:
+        url = str(self.url) if self.url is not None else None
+        if problem := serving_problem(self.serving, model_url=url):
+            raise ValueError(problem)
+        return self
+
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+    endpoints: list[EndpointConfig] = Field(
+        default_factory=list,
+        description="Alternate endpoints by region, the first the primary (instead of url / "
+        "health_url). The active region is kept in the registry; probes and health steps follow "
+        "it after a failover.",
+    )
+    failover_hook: str | None = Field(
+        None,
+        description="Name of a hook under runbooks.hooks that moves the traffic (DNS, load "
+        "balancer) when failover_region switches regions; it gets args {model, from, to}.",
+    )
+
+    @model_validator(mode="after")
+    def _endpoints(self) -> ModelConfig:
+        if self.endpoints and (self.url is not None or self.health_url is not None):
+            raise ValueError(
+                "give either url / health_url or endpoints (the first endpoint is the primary), "
+                "not both"
+            )
+        _unique("endpoints", [e.region for e in self.endpoints])
+        return self
+
+    def endpoint(self, region: str | None) -> EndpointConfig | None:
+        """The endpoint of ``region`` (None: the primary); None without endpoints or if unknown."""
+        if not self.endpoints:
+            return None
+        if region is None:
+            return self.endpoints[0]
+        return next((e for e in self.endpoints if e.region == region), None)
+
+    def probe_url(self, region: str | None = None) -> str | None:
+        """The URL the health probe checks, from ``health_url`` or ``url`` + the convention;
+        with endpoints, that of ``region`` (default: the primary)."""
+        if self.endpoints:
+            endpoint = self.endpoint(region) or self.endpoints[0]
+            if endpoint.health_url is not None:
+                return str(endpoint.health_url)
+            return self._health_path(str(endpoint.url))
         if self.health_url is not None:
             return str(self.health_url)
         if self.url is None:
             return None
+        return self._health_path(str(self.url))
+
+    def _health_path(self, base: str) -> str:
         paths = {
             HealthCheck.HEALTH: "/health",
             HealthCheck.HEALTHZ: "/healthz",
@@ -231,7 +377,7 @@ class ModelConfig(_Section):
             HealthCheck.TORCHSERVE: "/ping",
             HealthCheck.BENTOML: "/readyz",
         }
-        return str(self.url).rstrip("/") + paths[self.health_check]
+        return base.rstrip("/") + paths[self.health_check]
 
 
 class Intent(StrEnum):
@@ -353,14 +499,113 @@ class AlertsConfig(_Section):
     )
 
 
+def _seed_auto_actions() -> dict[Severity, list[str]]:
+    return {Severity.SEV1: ["rollback"], Severity.SEV2: ["rollback"]}
+
+
+class ActionPolicy(_Section):
+    """Which runbook actions Firewatch may run without a person, per severity. Others are
+    proposed on the timeline and to the on-call person, who approves with one command
+    (``firewatch runbook approve INC-…``). The default lets a rollback to a verified last-good
+    version run alone for SEV1 and SEV2 only: the outage costs more than the risk there."""
+
+    auto: dict[Severity, list[str]] = Field(
+        default_factory=_seed_auto_actions,
+        description="Severity → action kinds that run automatically: rollback, fallback, "
+        "reroute, failover, restart, scale, config_change, pipeline_restart, data_rollback, "
+        "retrain, custom; or '*' for all.",
+    )
+    approval_timeout: Duration = Field(
+        timedelta(minutes=30),
+        description="How long a proposed action waits for a decision before the step fails "
+        "(and the runbook escalates).",
+    )
+
+    def allows(self, severity: Severity, kind: str) -> bool:
+        kinds = self.auto.get(severity, [])
+        return "*" in kinds or kind in kinds
+
+
+VALIDATION_EXCLUDE = ("prediction", "predictions", "predicted", "score", "scores", "probability")
+
+
+class ValidationConfig(_Section):
+    """Validation on a held-out test set with true labels (the seed's "run validation on test set,
+    compare to baseline accuracy"): its rows are sent to the model and the answers scored."""
+
+    test_set: Path = Field(description="CSV or Parquet file of features and true labels.")
+    label_column: str = Field("label", description="The column of true labels.")
+    feature_columns: list[str] | None = Field(
+        None, description="Features sent, in order (default: every column not excluded)."
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: list(VALIDATION_EXCLUDE),
+        description="Columns that are not features (besides label_column): predictions, scores.",
+    )
+    predict_url: HttpUrl | None = Field(
+        None,
+        description="Where to send rows (default from the model's url: /predict, "
+        "/v2/models/{name}/infer or /invocations by protocol).",
+    )
+    protocol: Literal["firewatch", "oip-v2", "mlflow"] = Field(
+        "firewatch",
+        description="firewatch: {instances} → {predictions}; oip-v2: Open Inference Protocol "
+        "v2 (KServe, Triton, MLServer); mlflow: /invocations with dataframe_split.",
+    )
+    oip_input_name: str = Field("input-0", description="oip-v2: the name of the input tensor.")
+    batch_size: int = Field(100, ge=1, le=10_000, description="Rows per request.")
+    baseline_accuracy: float | None = Field(
+        None, gt=0, le=1, description="Expected accuracy (default: the model's baseline_accuracy)."
+    )
+    tolerance: float = Field(
+        0.05, ge=0, lt=1, description="Accuracy more than this below the baseline is degraded."
+    )
+    timeout: Duration = Field(timedelta(seconds=10), description="Per request.")
+
+
+class HookConfig(_Section):
+    """A command or webhook that runbook actions call by name (restart, scale, apply a config
+    change, restart a pipeline, roll back a data version, trigger retraining). A command gets
+    ``FIREWATCH_ACTION``, ``FIREWATCH_ARGS`` (JSON) and the incident in its environment; a webhook
+    gets ``{action, args, incident, sent_at}`` as JSON, signed per Standard Webhooks with
+    ``secret_env``."""
+
+    command: list[str] | None = Field(None, min_length=1, description="argv to run.")
+    url: HttpUrl | None = Field(None, description="Webhook URL (instead of a command).")
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    secret_env: str | None = Field(
+        None, description="Environment variable with a whsec_… secret to sign the body."
+    )
+    bearer_token_env: str | None = Field(
+        None, description="Environment variable with a token sent as Authorization: Bearer."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra (non-secret) headers.")
+    cwd: Path | None = Field(None, description="Working directory of the command.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    timeout: Duration = Field(timedelta(seconds=30), description="Longer than this fails.")
+    description: str = Field("", description="What it does, for the person reading the runbook.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HookConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("a hook gives either command (an argv list) or url (a webhook)")
+        return self
+
+
 class RunbooksConfig(_Section):
     directory: Path | None = Field(None, description="Extra runbook YAML files.")
+    policy: ActionPolicy = Field(default_factory=ActionPolicy)
     recent_deploy_window: Duration = Field(
         timedelta(minutes=30),
         description="A deploy this recent before the fault is the likely cause (rollback).",
     )
     verify_timeout: Duration = Field(
         timedelta(seconds=60), description="How long a rollback has to show recovery."
+    )
+    hooks: dict[str, HookConfig] = Field(
+        default_factory=dict,
+        description="Named commands/webhooks runbook actions call: restart, scale, config, "
+        "pipeline, data rollback, retraining.",
     )
 
 
@@ -391,6 +636,9 @@ class FirewatchConfig(_Section):
     )
     prometheus: PrometheusConfig | None = None
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    drills: DrillsConfig = Field(
+        default_factory=DrillsConfig, description="Scheduled drills (`firewatch drill`)."
+    )
     retention: Duration = Field(
         timedelta(days=30),
         description="Cleared alerts, finished jobs and processed events older than this are "
@@ -420,7 +668,15 @@ class FirewatchConfig(_Section):
                             f"{where}: no on-call schedule {target.schedule!r} under "
                             f"oncall.schedules (defined: {', '.join(sorted(schedules)) or 'none'})"
                         )
+        for index, model in enumerate(self.models):
+            if model.failover_hook and model.failover_hook not in self.runbooks.hooks:
+                raise ValueError(
+                    f"models.{index}.failover_hook names hook {model.failover_hook!r}, which is "
+                    "not defined under runbooks.hooks (defined: "
+                    f"{', '.join(sorted(self.runbooks.hooks)) or 'none'})"
+                )
         _unique("rules", [r.name for r in self.rules])
+        self.drills.check([m.name for m in self.models])
         if self.prometheus is None and any(r.promql for r in self.rules):
             raise ValueError("rules with promql need a prometheus: section with its url")
         names = {c.name for c in self.channels}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from firewatch.alerts import models as alerts_models
 from firewatch.auth import models as auth_models
+from firewatch.drills import models as drills_models
 from firewatch.incidents import models as incidents_models
 from firewatch.oncall import models as oncall_models
 from firewatch.people import models as people_models
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "alerts_models",
     "auth_models",
+    "drills_models",
     "events",
     "incidents_models",
     "jobs",

@@ -314,8 +314,31 @@ def test_runbooks_are_listed_and_shown_as_markdown(fw: Firewatch) -> None:
     assert "model-unavailable" in listed and "ModelUnavailable" in listed
     shown = fw.ok("runbook", "show", "model-unavailable", "--markdown").stdout
     assert shown.startswith("# Model Service Unavailable\n")
-    assert "3. **Roll back to the last known good version** — action, automatic" in shown
+    assert (
+        "6. **Roll back to the last known good version** — action, automatic for SEV1, SEV2; "
+        "**needs approval** otherwise (rollback)"
+    ) in shown
+    assert "4. **Check memory/CPU of the service** — manual, **a person** ticks it" in shown
     assert "only when: step `verify-alert` passed; step `recent-deploy` passed" in shown
     assert "a pass marks the incident **mitigated**" in shown
     unknown = fw.fails("runbook", "show", "nope")
-    assert "no runbook named 'nope' (known: model-unavailable)" in unknown.error
+    assert "no runbook named 'nope' (known: accuracy-degradation, data-drift" in unknown.error
+
+
+def test_runbook_dry_run_and_decisions_on_the_command_line(fw: Firewatch) -> None:
+    planned = fw.ok("runbook", "run", "data-drift", "--dry-run", "--severity", "SEV3").stdout
+    assert "Dry run of data-drift" in planned and "nothing was changed" in planned
+    assert "Retrain the model with new data" in planned
+    unknown_model = fw.fails("runbook", "run", "data-drift", "--dry-run", "--model", "nope")
+    assert "no model 'nope' in the configuration" in unknown_model.error
+    needs_incident = fw.fails("runbook", "run", "data-drift")
+    assert "--incident" in needs_incident.error
+
+    ref = fw.ok("incident", "declare", "Drift", "--severity", "SEV3").stdout.split()[1]
+    nothing = fw.fails("runbook", "approve", ref)
+    assert f"nothing on {ref} waits for a proposed action" in nothing.error
+    queued = fw.ok("runbook", "run", "data-drift", "--incident", ref).stdout
+    assert f"Queued data-drift on {ref}" in queued
+    twice = fw.fails("runbook", "run", "data-drift", "--incident", ref)
+    assert "already ran (or is queued)" in twice.error
+    assert "No runbook has run" in fw.ok("runbook", "status", ref).stdout

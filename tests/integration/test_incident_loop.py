@@ -26,6 +26,8 @@ def config_for(service_url: str, receiver_url: str) -> FirewatchConfig:
                     "name": "iris",
                     "health_url": f"{service_url}/health",
                     "probe": {"interval": "200ms", "timeout": "1s", "failure_threshold": 2},
+                    # versions here serve healthily for half a second before the next deploy
+                    "rollback": {"min_healthy_time": "200ms"},
                 }
             ],
             "channels": [

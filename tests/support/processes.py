@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +73,9 @@ def model_config(name: str, model_url: str) -> dict[str, Any]:
             "recovery_threshold": 2,
             "initial_delay": "2s",
         },
+        # The scenarios deploy the bad version seconds after the good one was seen healthy: any
+        # healthy period makes it "last known good" here (the product default is 5m).
+        "rollback": {"min_healthy_time": "0s"},
     }
 
 
@@ -84,11 +87,16 @@ def running_stack(
     *,
     model: str = "iris",
     quiet: str = "5s",
+    configure: Callable[[dict[str, Any], str, str], None] | None = None,
+    traffic_rps: float | None = None,
 ) -> Iterator[Stack]:
     """Firewatch (SQLite in ``workdir``) watching one demo model, notifying ``receiver_url``.
 
     ``versions`` (name, ["key=value" metadata]) are registered with the CLI and the first one
-    deployed before anything starts, so the model serves from its first second.
+    deployed before anything starts, so the model serves from its first second. ``configure``
+    may change the config dict (given the API and model URLs) before it is written; with
+    ``traffic_rps`` the model reports its predictions and `firewatch demo-traffic` sends that
+    load and the true labels.
     """
     api_port, model_port = free_port(), free_port()
     api, model_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{model_port}"
@@ -109,6 +117,8 @@ def running_stack(
         },
         "incidents": {"resolve_quiet_period": quiet},
     }
+    if configure is not None:
+        configure(config, api, model_url)
     path = workdir / "firewatch.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {
@@ -125,6 +135,11 @@ def running_stack(
     reader = firewatch(
         "token", "create", "--scope", "read", "--name", "demo-model", env=env, cwd=workdir
     ).stdout.strip()
+    ingest = ""
+    if traffic_rps is not None:
+        ingest = firewatch(
+            "token", "create", "--scope", "ingest", "--name", "events", env=env, cwd=workdir
+        ).stdout.strip()
     for version, meta in versions:
         registered = firewatch(
             "model",
@@ -138,7 +153,11 @@ def running_stack(
         assert registered.returncode == 0, registered.stderr
     deployed = firewatch("model", "deploy", model, versions[0][0], env=env, cwd=workdir)
     assert deployed.returncode == 0, deployed.stderr
-    logs = (workdir / "serve.log").open("wb"), (workdir / "model.log").open("wb")
+    logs = (
+        (workdir / "serve.log").open("wb"),
+        (workdir / "model.log").open("wb"),
+        (workdir / "traffic.log").open("wb"),
+    )
     procs: list[subprocess.Popen[bytes]] = []
     try:
         # The model first: it keeps asking the registry until Firewatch is up.
@@ -155,7 +174,7 @@ def running_stack(
                 "--port",
                 str(model_port),
             ],
-            env={**env, "FIREWATCH_TOKEN": reader},
+            env={**env, "FIREWATCH_TOKEN": reader, **_ingest(ingest)},
             cwd=workdir,
             stdout=logs[1],
             stderr=subprocess.STDOUT,
@@ -172,6 +191,19 @@ def running_stack(
         procs.append(serve)
         wait_http(f"{api}/ready", proc=serve)
         wait_http(f"{model_url}/health", proc=demo)
+        if traffic_rps is not None:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "firewatch", "demo-traffic", "--url", model_url),
+                        *("--rps", str(traffic_rps), "--firewatch-url", api, "--model", model),
+                    ],
+                    env={**env, **_ingest(ingest)},
+                    cwd=workdir,
+                    stdout=logs[2],
+                    stderr=subprocess.STDOUT,
+                )
+            )
         yield Stack(api, model_url, token, workdir, env)
     finally:
         for proc in procs:
@@ -183,6 +215,10 @@ def running_stack(
                 proc.kill()
         for log in logs:
             log.close()
+
+
+def _ingest(token: str) -> dict[str, str]:
+    return {"FIREWATCH_INGEST_TOKEN": token} if token else {}
 
 
 def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> Any:

@@ -33,11 +33,12 @@ from firewatch.alerts.suppression import (
     Suppressor,
     default_inhibit_rules,
 )
+from firewatch.drills import service as drill_service
 from firewatch.errors import Conflict
 from firewatch.incidents import service as incident_service
 from firewatch.incidents.lifecycle import OPEN_STATUSES
 from firewatch.incidents.models import IncidentRow
-from firewatch.incidents.service import SYSTEM, Actor
+from firewatch.incidents.service import SYSTEM, Actor, DrillMark
 from firewatch.incidents.timeline import TimelineKind, record
 from firewatch.severity import (
     RANK,
@@ -84,6 +85,8 @@ class AlertPolicy:
     resolve_quiet_period: timedelta = timedelta(minutes=5)
     auto_resolve: bool = True
     runbook_response: Callable[[str], timedelta | None] = field(default=lambda _name: None)
+    runbook_for: Callable[[str], str | None] = field(default=lambda _alertname: None)
+    """The runbook bound to an alertname, for alerts whose annotations name none."""
     inhibit_rules: tuple[InhibitRule, ...] = tuple(default_inhibit_rules())
     maintenance: tuple[MaintenanceWindow, ...] = ()
     verify_models: frozenset[str] = frozenset()  # models Firewatch can reach to verify alerts
@@ -149,6 +152,7 @@ class _Batch:
         self.rows: dict[int, IncidentRow] = {}
         self.classified: dict[str | None, Classification] = {}
         self.stale = now - LAST_SEEN_EVERY
+        self.drills: dict[str, DrillMark] | None = None  # read when the batch opens an incident
 
     def run(self, alerts: Sequence[Alert]) -> list[ProcessResult]:
         latest: dict[str, Alert] = {}
@@ -306,7 +310,7 @@ class _Batch:
                 self._store(fp, alert, known.get(fp), classification.severity, incident_id, None)
 
     def _open(self, key: str, fp: str, alert: Alert, classification: Classification) -> IncidentRow:
-        runbook = alert.annotations.get("runbook") or None
+        runbook = alert.annotations.get("runbook") or self.policy.runbook_for(alert.alertname)
         why = f"Severity {classification.severity}: " + "; ".join(classification.reasons) + "."
         description = f"{alert.annotations.get('description', '')}\n\n{why}".strip()
         verify = (
@@ -336,6 +340,7 @@ class _Batch:
                 "starts_at": alert.starts_at.isoformat(),
                 **({"verification": verification.PENDING} if verify else {}),
             },
+            drill=self._drill(alert.model),
         )
         if verify:
             verification.enqueue(self.session, incident, alert, self.now)
@@ -345,6 +350,12 @@ class _Batch:
             incident.display_id, incident.status, classification.severity.rank
         )
         return incident
+
+    def _drill(self, model: str | None) -> DrillMark | None:
+        """The drill running on ``model``: an incident opened for it now is that drill's."""
+        if self.drills is None:
+            self.drills = drill_service.running_drills(self.session, now=self.now)
+        return self.drills.get(model) if model else None
 
     def _record_attached(
         self, incident: IncidentRow, items: list[tuple[str, Alert, Classification, ProcessResult]]

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from firewatch import __version__
 from firewatch.api.deps import TokenCache
 from firewatch.api.errors import install_error_handlers
-from firewatch.api.routers import alerts, health, incidents, integrations, models, oncall, people
+from firewatch.api.routers import (
+    alerts,
+    drills,
+    health,
+    incidents,
+    integrations,
+    models,
+    oncall,
+    people,
+    runbooks,
+)
 from firewatch.app import Runtime
 
 
@@ -34,7 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.token_cache = TokenCache()
     install_error_handlers(app)
-    routers = (health, incidents, alerts, integrations, models, people, oncall)
+    routers = (health, incidents, alerts, integrations, models, people, oncall, runbooks, drills)
     for module in routers:
         app.include_router(module.router)
     return app

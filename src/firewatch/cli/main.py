@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from firewatch import __version__
-from firewatch.cli import alert, db, demo, drift, incident, model, notify, oncall, runbook, token
+from firewatch.cli import (
+    alert,
+    db,
+    demo,
+    drift,
+    drill,
+    incident,
+    model,
+    notify,
+    oncall,
+    runbook,
+    token,
+)
 from firewatch.cli.common import STATE, ConfigOption, console
 from firewatch.cli.errors import run_guarded
 from firewatch.cli.serve import serve
@@ -57,6 +69,7 @@ app.add_typer(runbook.app, name="runbook")
 app.add_typer(token.app, name="token")
 app.add_typer(db.app, name="db")
 app.add_typer(drift.app, name="drift")
+app.add_typer(drill.app, name="drill")
 app.add_typer(demo.app, name="demo")
 app.command("demo-model")(demo.demo_model)
 app.command("demo-traffic")(demo.demo_traffic)

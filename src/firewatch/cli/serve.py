@@ -43,6 +43,8 @@ def serve(
     runtime = Runtime(settings, db)
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
+    # What the server really listens on: scheduled drills reach its API there.
+    settings.server.host, settings.server.port = bind_host, bind_port
     err_console.print(
         f"Firewatch on http://{bind_host}:{bind_port}  database {redact_url(db.url)}  "
         f"config {path or '(none: defaults)'}  watching {len(settings.models)} model(s)"

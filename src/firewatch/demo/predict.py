@@ -93,7 +93,8 @@ class _Served:
 
 
 class Predictor:
-    """Answers prediction requests with the version the serving state holds at request start.
+    """Answers prediction requests with the version the serving state holds at request start
+    (with a traffic split, one drawn by weight from the seeded random generator).
 
     With a ``reporter``, each answer becomes inference events for Firewatch: one per instance
     predicted (the features the model was given, its class, the probability of malignant, the
@@ -115,7 +116,9 @@ class Predictor:
 
     async def handle(self, request: Request) -> JSONResponse:
         """Answer one request and record it in the metrics, whatever the outcome."""
-        active = self._state.active  # one read: a concurrent switch does not affect this request
+        # One read: a concurrent switch does not affect this request. With a traffic split the
+        # version is drawn by weight, and it is the one named in the answer, metrics and events.
+        active = self._state.version_for_request(self._rng)
         faults = self._state.faults
         request_id = _request_id(request)
         started = time.perf_counter()

@@ -1,7 +1,9 @@
-"""Asking the Firewatch model registry over HTTP which version the demo service should serve."""
+"""Asking the Firewatch model registry over HTTP which version the demo service should serve,
+and how the alias's traffic is split across versions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +24,16 @@ class _RegistryVersion(BaseModel):
 class _RegistryModel(BaseModel):
     aliases: dict[str, str] = {}
     versions: list[_RegistryVersion] = []
+    traffic: dict[str, dict[str, int]] = {}
+
+
+@dataclass(frozen=True)
+class ServedSpec:
+    """What an alias asks the service to serve: its version (``primary``, which /health reports)
+    and, when its traffic is split, every version with its percent of the requests."""
+
+    primary: VersionSpec
+    split: tuple[tuple[VersionSpec, int], ...] = ()
 
 
 def model_url(registry_url: str, model_name: str) -> str:
@@ -35,8 +47,9 @@ async def fetch_served_spec(
     model_name: str,
     alias: str,
     token: str | None = None,
-) -> VersionSpec:
-    """The spec of the version that ``alias`` points to; raises RegistryError naming the problem."""
+) -> ServedSpec:
+    """The spec of the version ``alias`` points to and of its traffic split (if any); raises
+    RegistryError naming the problem."""
     url = model_url(registry_url, model_name)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -61,12 +74,23 @@ def _check_status(response: httpx.Response, model_name: str) -> None:
         raise RegistryError(f"registry answered HTTP {status} for model {model_name!r}")
 
 
-def _select_version(document: _RegistryModel, model_name: str, alias: str) -> VersionSpec:
-    """Resolve ``alias`` in a registry model document to the spec of its version."""
+def _select_version(document: _RegistryModel, model_name: str, alias: str) -> ServedSpec:
+    """Resolve ``alias`` in a registry model document to the specs it serves."""
     version = document.aliases.get(alias)
     if version is None:
         raise RegistryError(f"model {model_name!r} has no alias {alias!r}")
-    for entry in document.versions:
-        if entry.version == version:
-            return spec_from_metadata(version, entry.metadata or {})
-    raise RegistryError(f"alias {alias!r} of {model_name!r} points to unknown version {version!r}")
+    specs = {e.version: spec_from_metadata(e.version, e.metadata or {}) for e in document.versions}
+    if version not in specs:
+        raise RegistryError(
+            f"alias {alias!r} of {model_name!r} points to unknown version {version!r}"
+        )
+    weights = {v: w for v, w in document.traffic.get(alias, {}).items() if w > 0}
+    if len(weights) < 2:
+        return ServedSpec(specs[version])
+    unknown = sorted(set(weights) - set(specs))
+    if unknown:
+        raise RegistryError(
+            f"the {alias!r} traffic split of {model_name!r} names unknown versions {unknown}"
+        )
+    split = tuple((specs[v], w) for v, w in sorted(weights.items()))
+    return ServedSpec(specs[version], split)

@@ -25,6 +25,7 @@ from firewatch.auth.service import Scope
 from firewatch.clock import SystemClock
 from firewatch.config import FirewatchConfig
 from firewatch.errors import ConfigError, FirewatchError
+from firewatch.registry import aliases
 from firewatch.registry import service as registry_service
 from firewatch.store import migrate
 from firewatch.store.db import Database
@@ -37,6 +38,16 @@ DEMO_VERSIONS: list[tuple[str, dict[str, object], str]] = [
         "v4",
         {"algorithm": "random_forest", "broken": "errors", "broken_rate": 0.3},
         "Fails 30% of requests",
+    ),
+    (
+        "v5",
+        {"algorithm": "random_forest", "broken": "slow", "broken_latency_ms": 1500},
+        "Answers in 1.5 s: a slow build",
+    ),
+    (
+        "v6",
+        {"algorithm": "random_forest", "broken": "inaccurate"},
+        "Serves and answers fast, but wrongly: a bad model version",
     ),
 ]
 
@@ -108,6 +119,10 @@ def seed(db: Database, model: str) -> DemoTokens:
                     actor="demo",
                     reason="demo setup",
                 )
+            # The simple, robust version the high-error-rate runbook can switch to.
+            aliases.set_alias(
+                session, model=model, alias="fallback", version="v1", now=clock.now(), actor="demo"
+            )
         service = auth_service.create_token(
             session, name="demo-model", scope=Scope.READ, now=clock.now()
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
 from dataclasses import dataclass
 
 from firewatch.demo.faults import FaultSettings
@@ -41,18 +44,49 @@ def load_version(model_name: str, spec: VersionSpec, catalog: ModelCatalog) -> A
     return ActiveVersion(model_name, spec, model)
 
 
+@dataclass(frozen=True)
+class TrafficMix:
+    """Loaded versions sharing the requests by percent (the registry's traffic split)."""
+
+    versions: tuple[ActiveVersion, ...]
+    weights: tuple[int, ...]
+
+    def pick(self, rng: random.Random) -> ActiveVersion:
+        """One version, each with the probability of its weight."""
+        cumulative = list(itertools.accumulate(self.weights))
+        draw = rng.randrange(cumulative[-1])
+        return self.versions[bisect.bisect_right(cumulative, draw)]
+
+    def describe(self) -> str:
+        """``v2 90%, v3 10%``."""
+        total = sum(self.weights)
+        return ", ".join(
+            f"{v.version} {round(100 * w / total)}%"
+            for v, w in zip(self.versions, self.weights, strict=True)
+        )
+
+
 class ServingState:
-    """The served version, the last registry problem and the injected faults of one app.
+    """The served version, its traffic split, the last registry problem and the injected faults
+    of one app.
 
     Each attribute holds an immutable value that is replaced whole (a single reference assignment),
-    so a request that reads ``active`` once keeps a consistent version even if a switch happens.
+    so a request that reads ``active`` (or ``mix``) once keeps a consistent version even if a
+    switch happens. ``active`` is the alias's version (what /health reports); with a split, each
+    request is answered by a version drawn from ``mix``.
     """
 
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
         self.active: ActiveVersion | None = None
+        self.mix: TrafficMix | None = None
         self.registry_problem: str | None = None
         self.faults = FaultSettings()
+
+    def version_for_request(self, rng: random.Random) -> ActiveVersion | None:
+        """The version that answers one request: drawn from the split, else the alias's."""
+        mix = self.mix
+        return mix.pick(rng) if mix is not None else self.active
 
 
 def unavailability(

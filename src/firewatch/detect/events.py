@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +35,8 @@ from firewatch.errors import InvalidInput
 MAX_EVENTS = 50_000  # per request
 BUCKETS_PER_WINDOW = 30
 MAX_VALUES = 100  # values kept per dimension per bucket, "(other)" included, which counts the rest
+FAILED_KEPT = 20  # failed requests kept per model as samples for the investigation
+SAMPLE_FEATURES = 20  # features kept of a failed request
 OTHER = "(other)"
 FUTURE_SKEW = timedelta(minutes=1)  # event times later than now by more are taken as now
 QUALITY_SIGNALS = (
@@ -64,6 +66,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None = None
     error: bool = False
     error_type: _Name | None = None  # e.g. timeout, OOMKilled, 500
+    error_message: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     prediction: Any = None
     score: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None  # P(positive), for ROC-AUC
     features: dict[str, float | str | bool | None] | None = None  # for the drift detectors
@@ -133,6 +136,30 @@ class LabelsAccepted:
     not_judged: int  # joined, but the prediction carried no value to compare
 
 
+@dataclass(frozen=True)
+class FailedRequest:
+    """One failed request as the service reported it: a sample for the person on call."""
+
+    request_id: str
+    at: datetime
+    version: str | None
+    error_type: str
+    message: str | None
+    segment: dict[str, str]
+    features: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Failures:
+    """A model's failed requests over its events window: counts by error type, latest samples."""
+
+    window: timedelta
+    requests: int
+    errors: int
+    by_type: dict[str, int]  # most frequent first
+    samples: list[FailedRequest]  # newest last
+
+
 @dataclass(slots=True)
 class _Bucket:
     events: int = 0
@@ -195,6 +222,7 @@ class ModelEvents:
         self.pending: OrderedDict[str, _Pending] = OrderedDict()
         self.early: OrderedDict[str, tuple[Any, datetime]] = OrderedDict()
         self.evaluated_at: datetime | None = None
+        self.failed: deque[FailedRequest] = deque(maxlen=FAILED_KEPT)
 
     def _slot(self, at: datetime) -> int:
         return int(at.timestamp() // self.width.total_seconds())
@@ -231,6 +259,7 @@ class ModelEvents:
                 kind = event.error_type or "unspecified"
                 if kind in bucket.error_types or len(bucket.error_types) < MAX_VALUES:
                     bucket.error_types[kind] = bucket.error_types.get(kind, 0) + 1
+                self.failed.append(_failed(event, at, kind))
             for dim, value in dims:
                 _count(bucket.by, dim, value, event.error)
             if event.latency_ms is not None:
@@ -311,6 +340,22 @@ class ModelEvents:
         for dim, value in (*dims, ("label", _label_value(truth))):
             _count(bucket.judged_by, dim, value, wrong)
 
+    def failures(self, now: datetime) -> Failures:
+        """Failed requests in the window: how many, of which error types, and the latest few."""
+        self._expire(now)
+        by_type: dict[str, int] = {}
+        for bucket in self.buckets.values():
+            for kind, n in bucket.error_types.items():
+                by_type[kind] = by_type.get(kind, 0) + n
+        oldest = now - self.config.window
+        return Failures(
+            window=self.config.window,
+            requests=sum(b.events for b in self.buckets.values()),
+            errors=sum(b.errors for b in self.buckets.values()),
+            by_type=dict(sorted(by_type.items(), key=lambda item: -item[1])),
+            samples=[f for f in self.failed if f.at >= oldest],
+        )
+
     def _expire(self, now: datetime) -> None:
         first = self._slot(now - self.config.window)
         for slot in [s for s in self.buckets if s < first]:
@@ -370,6 +415,19 @@ class ModelEvents:
             baseline = drift.reference_accuracy()
             if baseline is not None:
                 put[Signal.ACCURACY].context["baseline_accuracy"] = baseline
+
+
+def _failed(event: EventIn, at: datetime, kind: str) -> FailedRequest:
+    features = dict(list((event.features or {}).items())[:SAMPLE_FEATURES])
+    return FailedRequest(
+        request_id=event.request_id,
+        at=at,
+        version=event.model_version,
+        error_type=kind,
+        message=event.error_message,
+        segment=dict(event.segment or {}),
+        features={k: v[:200] if isinstance(v, str) else v for k, v in features.items()},
+    )
 
 
 def _merge(total: _Bucket, bucket: _Bucket) -> None:
@@ -433,6 +491,11 @@ class InferenceEvents:
                 drift=self.drift.get(model),
             )
         return found
+
+    def failures(self, model: str, now: datetime) -> Failures | None:
+        """``model``'s failed requests in its window; None when it never sent events."""
+        found = self.models.get(model)
+        return found.failures(now) if found is not None else None
 
     def due(self, now: datetime) -> list[ModelEvents]:
         """Models whose signals are due for judging."""

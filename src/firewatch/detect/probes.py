@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 import httpx
 from prometheus_client import Histogram
@@ -83,8 +84,18 @@ def _describe(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class EndpointSource(Protocol):
+    """Where a model with several regional endpoints is served now (the registry's active
+    region); see `firewatch.registry.regions.ActiveEndpoints`."""
+
+    async def probe_url(self, model: ModelConfig) -> str | None:
+        """The health URL of ``model``'s active endpoint."""
+        ...
+
+
 class HealthProbe:
-    """Probes one model and reports transitions to the sink."""
+    """Probes one model and reports transitions to the sink; with ``endpoints``, a model with
+    regional endpoints is probed where it is served now (it follows a failover)."""
 
     def __init__(
         self,
@@ -95,6 +106,7 @@ class HealthProbe:
         client: httpx.AsyncClient,
         latency: Histogram | None = None,
         store: SignalStore | None = None,
+        endpoints: EndpointSource | None = None,
     ) -> None:
         url = model.probe_url()
         if url is None:
@@ -106,6 +118,7 @@ class HealthProbe:
         self.client = client
         self.latency = latency
         self.store = store
+        self.endpoints = endpoints if model.endpoints else None
         self.tracker = ConsecutiveTracker(
             model.probe.failure_threshold, model.probe.recovery_threshold
         )
@@ -115,6 +128,8 @@ class HealthProbe:
     async def check(self) -> ProbeResult:
         """One probe; fires or clears the alert when a threshold is crossed."""
         timeout = self.model.probe.timeout.total_seconds()
+        if self.endpoints is not None:
+            await self._follow_active_endpoint(self.endpoints)
         result = await probe_once(self.client, self.url, timeout, self.model.health_check)
         self.last = result
         now = self.clock.now()
@@ -131,6 +146,12 @@ class HealthProbe:
         if result.ok and not self.tracker.firing:
             await self.sink.health(self.model.name, True, now)
         return result
+
+    async def _follow_active_endpoint(self, endpoints: EndpointSource) -> None:
+        url = await endpoints.probe_url(self.model)
+        if url is not None and url != self.url:
+            log.info("%s: now probing %s (the active endpoint moved)", self.model.name, url)
+            self.url = url
 
     def next_delay(self) -> float:
         """The probe interval; while the target does not answer at all and the alert is firing,

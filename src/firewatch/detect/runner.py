@@ -7,6 +7,8 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,16 +17,34 @@ from prometheus_client import CollectorRegistry, Histogram
 from firewatch.clock import Clock
 from firewatch.config import FirewatchConfig
 from firewatch.detect.events import InferenceEvents
-from firewatch.detect.probes import HealthProbe
+from firewatch.detect.probes import EndpointSource, HealthProbe
 from firewatch.detect.promql import PrometheusClient
 from firewatch.detect.promql_rules import PromQLRule
-from firewatch.detect.rule_config import merge_rules
+from firewatch.detect.rule_config import Signal, merge_rules
 from firewatch.detect.rules import RuleEngine
 from firewatch.detect.scrape import MetricsScraper
-from firewatch.detect.signals import SignalStore
+from firewatch.detect.signals import Sample, SignalStore
 from firewatch.detect.sink import DetectionSink
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DriftFindings:
+    """A model's drift and data quality as last judged (``judged_at`` None: not judged yet)."""
+
+    judged_at: datetime | None
+    data_drift: bool = False
+    share: float | None = None  # share of features drifted
+    features: dict[str, datetime] = field(default_factory=dict)  # drifted feature → since
+    prediction_drift: bool = False
+    label_drift: bool = False
+    quality_findings: int = 0
+    detail: str = ""  # the detector's own description of what drifted and what to check
+
+
+def _on(sample: Sample | None) -> bool:
+    return sample is not None and sample.value >= 1
 
 
 class DetectionRunner:
@@ -40,6 +60,7 @@ class DetectionRunner:
         registry: CollectorRegistry | None = None,
         store: SignalStore | None = None,
         events: InferenceEvents | None = None,
+        endpoints: EndpointSource | None = None,
     ) -> None:
         latency = Histogram(
             "firewatch_probe_duration_seconds",
@@ -55,7 +76,15 @@ class DetectionRunner:
         self.store = store or SignalStore()
         self.engine = RuleEngine(rules, {m.name: m for m in models}, self.store, sink, clock)
         self.probes = [
-            HealthProbe(m, sink=sink, clock=clock, client=client, latency=latency, store=self.store)
+            HealthProbe(
+                m,
+                sink=sink,
+                clock=clock,
+                client=client,
+                latency=latency,
+                store=self.store,
+                endpoints=endpoints,
+            )
             for m in models
             if m.probe_url() is not None
         ]
@@ -110,6 +139,33 @@ class DetectionRunner:
             loops.append(_every(every, _fixed(every), self.judge_events, "inference events"))
         if loops:
             await asyncio.gather(*loops)
+
+    def current_signals(self, model: str) -> dict[str, float]:
+        """The latest value of each of ``model``'s signals (what a dashboard shows now)."""
+        latest = ((s.value, self.store.latest(model, s.value)) for s in Signal)
+        return {name: sample.value for name, sample in latest if sample is not None}
+
+    def drift_findings(self, model: str) -> DriftFindings | None:
+        """What the drift detector says about ``model`` now; None when its drift is not watched."""
+        drift = self.events.drift.get(model) if self.events is not None else None
+        if drift is None:
+            return None
+        quality = self.store.latest(model, Signal.DATA_QUALITY.value)
+        if quality is None:  # recorded at every verdict: without it there is no verdict yet
+            return DriftFindings(judged_at=None)
+        data = self.store.latest(model, Signal.DATA_DRIFT.value)
+        special = drift.special
+        details = [s.context.get("detail", "") for s in (data, quality) if s and s.value]
+        return DriftFindings(
+            judged_at=quality.at,
+            data_drift=bool(data and data.value),
+            share=float(data.context["share"]) if data and "share" in data.context else None,
+            features={c: at for c, at in drift.since.items() if c not in special},
+            prediction_drift=_on(self.store.latest(model, Signal.PREDICTION_DRIFT.value)),
+            label_drift=_on(self.store.latest(model, Signal.LABEL_DRIFT.value)),
+            quality_findings=int(quality.value),
+            detail="\n".join(d for d in details if d),
+        )
 
     async def judge_events(self) -> None:
         """Publish the signals of every model whose event window is due, and judge them."""

@@ -59,6 +59,8 @@ class IncidentRow(Base):
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     runbook_response_s: Mapped[int | None] = mapped_column(Integer)
+    drill_run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    """Set when the incident was opened by a drill (``drill_runs.id``): not a real incident."""
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -182,14 +182,22 @@ def _summarise(rows: list[IncidentRow], now: datetime) -> SeverityStats:
 
 
 def incident_stats(
-    session: Session, *, now: datetime, since: datetime | None = None, until: datetime | None = None
+    session: Session,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    include_drills: bool = False,
 ) -> StatsOut:
     """MTTA, MTTM, MTTR, counts and SLA compliance of incidents opened in [since, until).
 
     SLA compliance counts only incidents whose outcome is known: responded (or overdue) for the
-    response SLA, resolved (or overdue) for the resolution SLA.
+    response SLA, resolved (or overdue) for the resolution SLA. Drill incidents are not real
+    ones and are left out unless ``include_drills``.
     """
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
+    if not include_drills:
+        conditions.append(IncidentRow.drill_run_id.is_(None))
     if since:
         conditions.append(IncidentRow.opened_at >= since)
     if until:

@@ -40,6 +40,18 @@ class Actor:
 SYSTEM = Actor("firewatch", human=False)
 
 
+DRILL_PREFIX = "[DRILL] "
+"""Starts the title of a drill's incident, so lists, pages and messages say so."""
+
+
+@dataclass(frozen=True)
+class DrillMark:
+    """The drill running on an incident's model when it opened: the incident is a drill."""
+
+    run_id: int
+    scenario: str
+
+
 def format_display_id(year: int, number: int) -> str:
     return f"INC-{year}-{number:03d}"
 
@@ -77,8 +89,14 @@ def open_incident(
     runbook_response: timedelta | None = None,
     assigned_to: str | None = None,
     details: dict[str, Any] | None = None,
+    drill: DrillMark | None = None,
 ) -> IncidentRow:
-    """Open an incident with the next INC-YYYY-NNN id, its SLA deadlines and its first entry."""
+    """Open an incident with the next INC-YYYY-NNN id, its SLA deadlines and its first entry
+    (a ``drill`` one is titled ``[DRILL] …`` and labelled ``drill=<scenario>``)."""
+    if drill is not None:
+        title = DRILL_PREFIX + title
+        labels = {**(labels or {}), "drill": drill.scenario}
+        details = {**(details or {}), "drill": drill.run_id}
     owner = people_service.get_person(session, handle=assigned_to) if assigned_to else None
     number = next_incident_number(session, year=now.year)
     incident = IncidentRow(
@@ -98,6 +116,7 @@ def open_incident(
         signals=list(signals or []),
         labels=dict(labels or {}),
         assigned_to_id=owner.id if owner else None,
+        drill_run_id=drill.run_id if drill else None,
         opened_at=now,
         updated_at=now,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from firewatch.registry import service as registry_service
+from firewatch.registry.schemas import DEFAULT_MIN_HEALTHY_TIME
 
 
 @dataclass(frozen=True)
@@ -19,11 +20,18 @@ class RollbackOutcome:
 
 
 def rollback_to_last_good(
-    session: Session, *, model: str, incident: str, actor: str, now: datetime
+    session: Session,
+    *,
+    model: str,
+    incident: str,
+    actor: str,
+    now: datetime,
+    min_healthy_time: timedelta = DEFAULT_MIN_HEALTHY_TIME,
 ) -> RollbackOutcome:
     """Deploy the last known good version; a repeat for the same incident is a no-op.
 
-    Raises `Conflict` (code ``no_good_version``) when no earlier version served healthily.
+    Raises `Conflict` (code ``no_good_version``) when no earlier version served healthily for
+    ``min_healthy_time``, naming each version considered and why it was rejected.
     """
     model_row = registry_service.get_model(session, name=model)
     live = registry_service.current_deployment(session, model_id=model_row.id)
@@ -32,7 +40,12 @@ def rollback_to_last_good(
         previous = live.previous_version.version if live.previous_version else None
         return RollbackOutcome(model, previous, live.version.version, already_done=True)
     deployment = registry_service.rollback(
-        session, model=model, now=now, actor=actor, reason=reason
+        session,
+        model=model,
+        now=now,
+        actor=actor,
+        reason=reason,
+        min_healthy_time=min_healthy_time,
     )
     previous = deployment.previous_version.version if deployment.previous_version else None
     return RollbackOutcome(model, previous, deployment.version.version, already_done=False)

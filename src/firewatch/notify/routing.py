@@ -44,6 +44,7 @@ NOTIFYING_EVENTS = frozenset(
         "incident.status_update",
         "incident.mitigated",
         "incident.resolved",
+        "incident.action_proposed",
     }
 )
 
@@ -103,6 +104,10 @@ def deliveries_for(
         return _pagers(config, "acknowledged", payload["text"])
     if event.type == "incident.status_update":
         return _routes(config, severity, "update", "Status update: " + payload["text"])
+    if event.type == "incident.action_proposed":  # the on-call person decides: tell them
+        headline = "Needs your approval: " + payload["text"]
+        pages = _pagers(config, "update", headline) if severity in escalates else []
+        return _routes(config, severity, "update", headline) + pages
     if event.type == "incident.mitigated":
         return _routes(config, severity, "update", "Mitigated: " + payload["text"])
     if event.type == "incident.resolved":

@@ -1,16 +1,16 @@
-"""Registry commands and queries: register, deploy, roll back, record health, last known good.
+"""Registry commands and queries: register, deploy, roll back, record health, describe.
 
-"Last known good" for an alias is the most recently deployed version, other than the one live
-now, whose latest period on that alias was seen healthy by a probe and never failed. A version
-that failed the last time it served is skipped even if it was fine before.
+The live deployment and "last known good" are judged in `firewatch.registry.periods` (re-exported
+here); non-serving aliases such as ``fallback`` live in `firewatch.registry.aliases`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from firewatch.errors import Conflict, InvalidInput, NotFound
@@ -19,8 +19,15 @@ from firewatch.registry.models import (
     ModelAliasRow,
     ModelVersionRow,
     RegisteredModelRow,
+    TrafficSplitRow,
 )
+from firewatch.registry.periods import GoodCandidate as GoodCandidate
+from firewatch.registry.periods import current_deployment as current_deployment
+from firewatch.registry.periods import good_version_candidates as good_version_candidates
+from firewatch.registry.periods import last_known_good as last_known_good
+from firewatch.registry.periods import require_last_known_good as require_last_known_good
 from firewatch.registry.schemas import (
+    DEFAULT_MIN_HEALTHY_TIME,
     NAME_PATTERN,
     NAME_RULE,
     DeploymentOut,
@@ -30,6 +37,7 @@ from firewatch.registry.schemas import (
 from firewatch.store import events as event_log
 
 PRODUCTION = "production"
+EVENT_TYPES = {"rollback": "model.rolled_back", "fallback": "model.switched_to_fallback"}
 
 
 def get_model(session: Session, *, name: str) -> RegisteredModelRow:
@@ -42,6 +50,11 @@ def get_model(session: Session, *, name: str) -> RegisteredModelRow:
             details={"known_models": known},
         )
     return row
+
+
+def find_version(session: Session, *, model: RegisteredModelRow, version: str) -> ModelVersionRow:
+    """``version`` of ``model``; NotFound (code ``unknown_version``) naming the known ones."""
+    return _version(session, model, version)
 
 
 def _version(session: Session, model: RegisteredModelRow, version: str) -> ModelVersionRow:
@@ -96,21 +109,6 @@ def register_version(
     return created
 
 
-def current_deployment(
-    session: Session, *, model_id: int, alias: str = PRODUCTION
-) -> DeploymentRow | None:
-    return session.scalar(
-        select(DeploymentRow)
-        .where(
-            DeploymentRow.model_id == model_id,
-            DeploymentRow.alias == alias,
-            DeploymentRow.ended_at.is_(None),
-        )
-        .order_by(DeploymentRow.id.desc())
-        .limit(1)
-    )
-
-
 def live_deployment(
     session: Session, *, model: str, alias: str = PRODUCTION
 ) -> DeploymentRow | None:
@@ -130,7 +128,8 @@ def deploy(
     reason: str = "",
     kind: str = "deploy",
 ) -> DeploymentRow:
-    """Point ``alias`` at ``version``, ending the previous deployment, and log it."""
+    """Point ``alias`` at ``version``, ending the previous deployment and any traffic split of
+    the alias (all traffic goes to ``version``), and log it."""
     model_row = get_model(session, name=model)
     target = _version(session, model_row, version)
     live = current_deployment(session, model_id=model_row.id, alias=alias)
@@ -149,6 +148,7 @@ def deploy(
         deployed_at=now,
     )
     session.add(deployment)
+    cleared = clear_traffic_split(session, model_id=model_row.id, alias=alias)
     alias_row = session.get(ModelAliasRow, (model_row.id, alias))
     if alias_row is None:
         session.add(
@@ -161,38 +161,52 @@ def deploy(
     previous = live.version.version if live else None
     event_log.append_event(
         session,
-        type=f"model.{'rolled_back' if kind == 'rollback' else 'deployed'}",
+        type=EVENT_TYPES.get(kind, "model.deployed"),
         at=now,
         payload={
             "model": model,
             "alias": alias,
             "version": version,
             "previous_version": previous,
+            "kind": kind,
             "actor": actor,
             "reason": reason,
+            "cleared_traffic_split": cleared,
         },
     )
     return deployment
 
 
-def last_known_good(
-    session: Session, *, model_id: int, alias: str = PRODUCTION
-) -> ModelVersionRow | None:
-    """The most recently deployed version, other than the live one, whose last period was good."""
-    live = current_deployment(session, model_id=model_id, alias=alias)
-    seen: set[int] = set()
-    periods = session.scalars(
-        select(DeploymentRow)
-        .where(DeploymentRow.model_id == model_id, DeploymentRow.alias == alias)
-        .order_by(DeploymentRow.deployed_at.desc(), DeploymentRow.id.desc())
+def clear_traffic_split(session: Session, *, model_id: int, alias: str) -> dict[str, int]:
+    """Remove the traffic split of ``alias`` (its version takes all traffic); the old weights."""
+    rows = session.scalars(
+        select(TrafficSplitRow)
+        .where(TrafficSplitRow.model_id == model_id, TrafficSplitRow.alias == alias)
+        .options(selectinload(TrafficSplitRow.version))
+    ).all()
+    if not rows:
+        return {}
+    old = {row.version.version: row.weight for row in rows}
+    session.execute(
+        delete(TrafficSplitRow).where(
+            TrafficSplitRow.model_id == model_id, TrafficSplitRow.alias == alias
+        )
     )
-    for period in periods:
-        if period.version_id in seen or (live is not None and period.version_id == live.version_id):
-            continue
-        seen.add(period.version_id)  # only a version's latest period decides
-        if period.first_healthy_at is not None and period.failed_at is None:
-            return period.version
-    return None
+    return old
+
+
+def traffic_splits(session: Session, *, model_id: int) -> dict[str, dict[str, int]]:
+    """Alias → {version: percent} for every alias of the model whose traffic is split."""
+    rows = session.scalars(
+        select(TrafficSplitRow)
+        .where(TrafficSplitRow.model_id == model_id)
+        .options(selectinload(TrafficSplitRow.version))
+        .order_by(TrafficSplitRow.alias, TrafficSplitRow.weight.desc(), TrafficSplitRow.version_id)
+    )
+    splits: dict[str, dict[str, int]] = {}
+    for row in rows:
+        splits.setdefault(row.alias, {})[row.version.version] = row.weight
+    return splits
 
 
 def rollback(
@@ -204,18 +218,15 @@ def rollback(
     to: str | None = None,
     alias: str = PRODUCTION,
     reason: str = "",
+    min_healthy_time: timedelta = DEFAULT_MIN_HEALTHY_TIME,
 ) -> DeploymentRow:
-    """Deploy ``to`` (default: the last known good version) as a rollback."""
+    """Deploy ``to`` (default: the last known good version, see `require_last_known_good`) as a
+    rollback."""
     model_row = get_model(session, name=model)
     if to is None:
-        good = last_known_good(session, model_id=model_row.id, alias=alias)
-        if good is None:
-            raise Conflict(
-                f"{model} has no known good {alias} version to roll back to: no earlier version "
-                "served healthily without failing probes",
-                code="no_good_version",
-            )
-        to = good.version
+        to = require_last_known_good(
+            session, model=model_row, alias=alias, min_healthy_time=min_healthy_time, now=now
+        ).version
     return deploy(
         session,
         model=model,
@@ -263,14 +274,20 @@ def deployment_out(model: str, row: DeploymentRow) -> DeploymentOut:
     )
 
 
-def model_out(session: Session, row: RegisteredModelRow) -> ModelOut:
+def model_out(
+    session: Session,
+    row: RegisteredModelRow,
+    *,
+    min_healthy_time: timedelta = DEFAULT_MIN_HEALTHY_TIME,
+    now: datetime | None = None,
+) -> ModelOut:
     aliases = session.scalars(
         select(ModelAliasRow)
         .where(ModelAliasRow.model_id == row.id)
         .options(selectinload(ModelAliasRow.version))
     )
     live = current_deployment(session, model_id=row.id)
-    good = last_known_good(session, model_id=row.id)
+    good = last_known_good(session, model_id=row.id, min_healthy_time=min_healthy_time, now=now)
     return ModelOut(
         name=row.name,
         description=row.description,
@@ -287,16 +304,41 @@ def model_out(session: Session, row: RegisteredModelRow) -> ModelOut:
         ],
         production=deployment_out(row.name, live) if live else None,
         last_known_good=good.version if good else None,
+        min_healthy_time_s=min_healthy_time.total_seconds(),
+        traffic=traffic_splits(session, model_id=row.id),
+        active_region=row.active_region,
     )
 
 
-def describe_model(session: Session, *, name: str) -> ModelOut:
-    return model_out(session, get_model(session, name=name))
+def describe_model(
+    session: Session,
+    *,
+    name: str,
+    min_healthy_time: timedelta = DEFAULT_MIN_HEALTHY_TIME,
+    now: datetime | None = None,
+) -> ModelOut:
+    row = get_model(session, name=name)
+    return model_out(session, row, min_healthy_time=min_healthy_time, now=now)
 
 
-def list_models(session: Session) -> list[ModelOut]:
+def list_models(
+    session: Session,
+    *,
+    min_healthy_times: Mapping[str, timedelta] | None = None,
+    now: datetime | None = None,
+) -> list[ModelOut]:
+    """Every model; ``min_healthy_times`` by model name (others: the default)."""
+    times = min_healthy_times or {}
     rows = session.scalars(select(RegisteredModelRow).order_by(RegisteredModelRow.name))
-    return [model_out(session, row) for row in rows]
+    return [
+        model_out(
+            session,
+            row,
+            min_healthy_time=times.get(row.name, DEFAULT_MIN_HEALTHY_TIME),
+            now=now,
+        )
+        for row in rows
+    ]
 
 
 def history(

@@ -295,12 +295,16 @@ async def postmortem(ref: str, request: Request, _actor: Reader) -> PlainTextRes
 
 @router.get("/stats", summary="MTTA, MTTR, counts per severity and SLA compliance")
 async def stats(
-    request: Request, _actor: Reader, since: datetime | None = None, until: datetime | None = None
+    request: Request,
+    _actor: Reader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    include_drills: Annotated[bool, Query(description="Count drill incidents too")] = False,
 ) -> StatsOut:
     runtime = runtime_of(request)
     start, end = _utc("since", since), _utc("until", until)
     return await runtime.db.read(
         lambda s: incident_queries.incident_stats(
-            s, now=runtime.clock.now(), since=start, until=end
+            s, now=runtime.clock.now(), since=start, until=end, include_drills=include_drills
         )
     )

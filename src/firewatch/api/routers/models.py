@@ -1,7 +1,9 @@
-"""The model registry API: models, versions, deploy, rollback and deploy history."""
+"""The model registry API: models, versions, deploy, rollback, deploy history, aliases, traffic
+splits and the active region."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,12 +15,23 @@ from firewatch.auth.service import Scope
 from firewatch.detect.events import EventsAccepted, LabelsAccepted, parse_events, parse_labels
 from firewatch.errors import InvalidInput, NotFound
 from firewatch.incidents.service import Actor
+from firewatch.registry import aliases as registry_aliases
+from firewatch.registry import regions as registry_regions
 from firewatch.registry import service as registry_service
+from firewatch.registry import traffic as registry_traffic
 from firewatch.registry.schemas import (
+    DEFAULT_MIN_HEALTHY_TIME,
+    AliasIn,
+    AliasOut,
     DeployIn,
     DeploymentOut,
     ModelOut,
+    RegionIn,
+    RegionOut,
+    RegionSwitchOut,
     RollbackIn,
+    TrafficIn,
+    TrafficOut,
     VersionIn,
     VersionOut,
 )
@@ -32,15 +45,31 @@ Ingester = Annotated[Actor, Depends(require(Scope.INGEST))]
 MAX_EVENTS_BODY = 32 * 1024 * 1024
 
 
+def _min_healthy_time(runtime: Runtime, name: str) -> timedelta:
+    """The model's configured minimum healthy time for "last known good" (or the default)."""
+    model = runtime.config.model(name)
+    return model.rollback.min_healthy_time if model else DEFAULT_MIN_HEALTHY_TIME
+
+
 @router.get("", summary="Every registered model with its aliases and last known good version")
 async def list_models(request: Request, _actor: Reader) -> list[ModelOut]:
-    return await runtime_of(request).db.read(registry_service.list_models)
+    runtime = runtime_of(request)
+    times = {m.name: m.rollback.min_healthy_time for m in runtime.config.models}
+    now = runtime.clock.now()
+    return await runtime.db.read(
+        lambda s: registry_service.list_models(s, min_healthy_times=times, now=now)
+    )
 
 
-@router.get("/{name}", summary="One model: versions, aliases, live deployment, last known good")
+@router.get(
+    "/{name}",
+    summary="One model: versions, aliases, live deployment, last known good, traffic split, region",
+)
 async def get_model(name: str, request: Request, _actor: Reader) -> ModelOut:
-    return await runtime_of(request).db.read(
-        lambda s: registry_service.describe_model(s, name=name)
+    runtime = runtime_of(request)
+    minimum, now = _min_healthy_time(runtime, name), runtime.clock.now()
+    return await runtime.db.read(
+        lambda s: registry_service.describe_model(s, name=name, min_healthy_time=minimum, now=now)
     )
 
 
@@ -101,10 +130,128 @@ async def rollback(name: str, body: RollbackIn, request: Request, actor: Writer)
             to=body.to,
             alias=body.alias,
             reason=body.reason,
+            min_healthy_time=_min_healthy_time(runtime, name),
         )
         return registry_service.deployment_out(name, row)
 
     return await runtime.writer.run(unit)
+
+
+@router.get("/{name}/traffic", summary="How an alias's traffic is split across versions")
+async def get_traffic(
+    name: str, request: Request, _actor: Reader, alias: str = "production"
+) -> TrafficOut:
+    return await runtime_of(request).db.read(
+        lambda s: registry_traffic.get_traffic(s, model=name, alias=alias)
+    )
+
+
+@router.put(
+    "/{name}/traffic",
+    summary="Split an alias's traffic by percent (one version at 100 clears the split)",
+)
+async def put_traffic(name: str, body: TrafficIn, request: Request, actor: Writer) -> TrafficOut:
+    runtime = runtime_of(request)
+    return await runtime.writer.run(
+        lambda s: registry_traffic.set_traffic(
+            s,
+            model=name,
+            alias=body.alias,
+            weights=body.weights,
+            now=runtime.clock.now(),
+            actor=actor.name,
+            reason=body.reason,
+        )
+    )
+
+
+@router.put(
+    "/{name}/aliases/{alias}",
+    summary="Point a non-serving alias (such as fallback) at a version",
+)
+async def put_alias(
+    name: str, alias: str, body: AliasIn, request: Request, actor: Writer
+) -> AliasOut:
+    runtime = runtime_of(request)
+
+    def unit(session: Session) -> AliasOut:
+        row = registry_aliases.set_alias(
+            session,
+            model=name,
+            alias=alias,
+            version=body.version,
+            now=runtime.clock.now(),
+            actor=actor.name,
+        )
+        return AliasOut(model=name, alias=alias, version=row.version.version)
+
+    return await runtime.writer.run(unit)
+
+
+@router.delete("/{name}/aliases/{alias}", summary="Remove a non-serving alias")
+async def delete_alias(name: str, alias: str, request: Request, actor: Writer) -> AliasOut:
+    runtime = runtime_of(request)
+    version = await runtime.writer.run(
+        lambda s: registry_aliases.remove_alias(
+            s, model=name, alias=alias, now=runtime.clock.now(), actor=actor.name
+        )
+    )
+    return AliasOut(model=name, alias=alias, version=version)
+
+
+def _regions(runtime: Runtime, name: str) -> list[str]:
+    model = runtime.config.model(name)
+    if model is None or not model.endpoints:
+        raise NotFound(
+            f"model {name!r} has no endpoints in the config (models[].endpoints)",
+            code="no_endpoints",
+        )
+    return [e.region for e in model.endpoints]
+
+
+@router.get("/{name}/region", summary="The region serving the model and its recent switches")
+async def get_region(name: str, request: Request, _actor: Reader) -> RegionOut:
+    runtime = runtime_of(request)
+    regions = _regions(runtime, name)
+
+    def read(session: Session) -> RegionOut:
+        active = registry_regions.active_region(session, model=name)
+        history: list[RegionSwitchOut] = []
+        if registry_regions.last_switch(session, model=name) is not None:
+            history = registry_regions.region_history(session, model=name)
+        return RegionOut(
+            model=name,
+            active_region=active if active in regions else regions[0],
+            regions=regions,
+            history=history,
+        )
+
+    return await runtime.db.read(read)
+
+
+@router.put(
+    "/{name}/region",
+    summary="Record that the model is now served from another region (no hook is called)",
+)
+async def put_region(name: str, body: RegionIn, request: Request, actor: Writer) -> RegionSwitchOut:
+    runtime = runtime_of(request)
+    regions = _regions(runtime, name)
+    switch = await runtime.writer.run(
+        lambda s: registry_regions.switch_out(
+            name,
+            registry_regions.switch_region(
+                s,
+                model=name,
+                to=body.region,
+                regions=regions,
+                now=runtime.clock.now(),
+                actor=actor.name,
+                reason=body.reason,
+            ),
+        )
+    )
+    registry_regions.switched()
+    return switch
 
 
 @router.get("/{name}/history", summary="Deployments, newest first")

@@ -9,11 +9,6 @@ to drop duplicates), ``webhook-timestamp`` (Unix seconds of this attempt) and
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-
 import httpx
 import orjson
 
@@ -27,6 +22,7 @@ from firewatch.notify.channels.http import (
     retry_after,
 )
 from firewatch.notify.channels.settings import WebhookChannel
+from firewatch.signing import signing_key, standard_webhook_signature
 from firewatch.store.runner import GiveUp
 
 __all__ = [
@@ -34,27 +30,7 @@ __all__ = [
     "USER_AGENT",
     "WebhookSender",
     "retry_after",
-    "signing_key",
-    "standard_webhook_signature",
 ]
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret: ``whsec_<base64>`` (or bare base64)."""
-    try:
-        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not a Standard Webhooks secret (expected whsec_<base64>)") from None
-    if not key:
-        raise ValueError("the Standard Webhooks secret is empty")
-    return key
-
-
-def standard_webhook_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 class WebhookSender:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -14,6 +14,10 @@ from firewatch.config import FirewatchConfig, ModelConfig, RunbooksConfig
 from firewatch.runbooks.schema import Outcome
 from firewatch.store.db import Database
 from firewatch.store.writer import Writer
+
+if TYPE_CHECKING:  # detection's value types; the readers come from app.py
+    from firewatch.detect.events import Failures
+    from firewatch.detect.runner import DriftFindings
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,18 @@ class StepResult:
     outcome: Outcome
     summary: str
     output: dict[str, Any] = field(default_factory=dict)
+    broken: bool = False
+    """The step could not do its job (timed out, raised, misconfigured), as opposed to a check
+    that ran and found its condition false; an unanswered broken step escalates."""
+
+
+@dataclass(frozen=True)
+class EvidenceSources:
+    """Readers of what only the running server knows, injected by app.py (model name → value)."""
+
+    signals: Callable[[str], dict[str, float]]
+    failures: Callable[[str], Failures | None]
+    drift: Callable[[str], DriftFindings | None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,8 @@ class StepContext:
     client: httpx.AsyncClient
     actor: str
     config: FirewatchConfig
+    evidence: EvidenceSources | None = None
+    """What only the running server knows (signals, failed requests, drift); None elsewhere."""
     dry_run: bool = False
     """Plan only: checks may read, actions must change nothing and say what they would do."""
 

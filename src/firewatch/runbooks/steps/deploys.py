@@ -10,8 +10,10 @@ from firewatch.duration import format_duration, parse_duration
 from firewatch.errors import FirewatchError
 from firewatch.mitigate.rollback import rollback_to_last_good as do_rollback
 from firewatch.registry import service as registry_service
+from firewatch.registry.schemas import DEFAULT_MIN_HEALTHY_TIME
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps.base import StepContext, StepResult
+from firewatch.runbooks.steps.serving import follow_registry
 
 
 async def recent_deploy(ctx: StepContext, params: dict[str, Any]) -> StepResult:
@@ -20,6 +22,7 @@ async def recent_deploy(ctx: StepContext, params: dict[str, Any]) -> StepResult:
     if model is None:
         return StepResult(Outcome.FAILED, "the incident names no model")
     window = parse_duration(params.get("window", ctx.settings.recent_deploy_window))
+    minimum = ctx.model.rollback.min_healthy_time if ctx.model else DEFAULT_MIN_HEALTHY_TIME
 
     def read(session: Session) -> dict[str, Any] | None:
         try:
@@ -27,7 +30,9 @@ async def recent_deploy(ctx: StepContext, params: dict[str, Any]) -> StepResult:
         except FirewatchError:
             return None
         live = registry_service.current_deployment(session, model_id=row.id)
-        good = registry_service.last_known_good(session, model_id=row.id)
+        good = registry_service.last_known_good(
+            session, model_id=row.id, min_healthy_time=minimum, now=ctx.clock.now()
+        )
         if live is None:
             return {"live": None}
         return {
@@ -68,17 +73,27 @@ async def rollback_to_last_good(ctx: StepContext, params: dict[str, Any]) -> Ste
     if model is None:
         return StepResult(Outcome.FAILED, "the incident names no model")
     now = ctx.clock.now()
+    minimum = ctx.model.rollback.min_healthy_time if ctx.model else DEFAULT_MIN_HEALTHY_TIME
     try:
         outcome = await ctx.writer.run(
             lambda s: do_rollback(
-                s, model=model, incident=ctx.incident.display_id, actor=ctx.actor, now=now
+                s,
+                model=model,
+                incident=ctx.incident.display_id,
+                actor=ctx.actor,
+                now=now,
+                min_healthy_time=minimum,
             )
         )
     except FirewatchError as exc:
         return StepResult(Outcome.FAILED, exc.message, {"code": exc.code})
     output = {"from": outcome.from_version, "to": outcome.to_version}
-    return StepResult(
-        Outcome.PASSED,
-        f"Rolled back {model} from {outcome.from_version} to {outcome.to_version}",
-        output,
+    return await follow_registry(
+        ctx,
+        model=model,
+        version=outcome.to_version,
+        previous=outcome.from_version,
+        action="rollback",
+        done=f"Rolled back {model} from {outcome.from_version} to {outcome.to_version}",
+        output=output,
     )

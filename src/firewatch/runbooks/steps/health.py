@@ -7,17 +7,19 @@ from typing import Any
 from firewatch.detect.probes import probe_once
 from firewatch.duration import parse_duration
 from firewatch.mitigate.verify import wait_for_health
+from firewatch.registry.regions import resolve_probe_url
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps.base import StepContext, StepResult
 
 
-def _health_url(ctx: StepContext) -> str | None:
-    return str(ctx.model.health_url) if ctx.model and ctx.model.health_url else None
+async def _health_url(ctx: StepContext) -> str | None:
+    """The health URL of the model's active endpoint (it follows a failover to another region)."""
+    return await resolve_probe_url(ctx.db, ctx.model) if ctx.model else None
 
 
 async def http_health(ctx: StepContext, params: dict[str, Any]) -> StepResult:
     """Passes when /health confirms the outage (the alert is real)."""
-    url = _health_url(ctx)
+    url = await _health_url(ctx)
     if url is None:
         return StepResult(
             Outcome.FAILED, f"no health_url configured for model {ctx.incident.model}"
@@ -34,7 +36,7 @@ async def http_health(ctx: StepContext, params: dict[str, Any]) -> StepResult:
 
 async def health_recovers(ctx: StepContext, params: dict[str, Any]) -> StepResult:
     """Passes when /health succeeds ``consecutive`` times in a row before the deadline."""
-    url = _health_url(ctx)
+    url = await _health_url(ctx)
     if url is None:
         return StepResult(
             Outcome.FAILED, f"no health_url configured for model {ctx.incident.model}"

@@ -1,0 +1,171 @@
+"""Last known good needs a minimum healthy time: a version that was live for seconds has not
+proven anything, and the refusal says which versions were considered and why each was not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from firewatch.clock import FakeClock
+from firewatch.errors import Conflict
+from firewatch.mitigate.rollback import rollback_to_last_good
+from firewatch.registry import service as registry
+from firewatch.store.db import Database
+
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+def register(s: Session, clock: FakeClock, *versions: str) -> None:
+    for v in versions:
+        registry.register_version(s, model="iris", version=v, now=clock.now())
+
+
+def serve(
+    s: Session,
+    clock: FakeClock,
+    version: str,
+    *,
+    healthy_after: float | None,
+    for_s: float,
+    fails_after: float | None = None,
+) -> None:
+    """Deploy ``version``; a probe sees it healthy after ``healthy_after`` s (and failing after
+    ``fails_after`` s); the next deploy comes ``for_s`` s after this one."""
+    start = clock.now()
+    registry.deploy(s, model="iris", version=version, now=start, actor="ci")
+    if healthy_after is not None:
+        registry.record_health(
+            s, model="iris", healthy=True, at=start + timedelta(seconds=healthy_after)
+        )
+    if fails_after is not None:
+        registry.record_health(
+            s, model="iris", healthy=False, at=start + timedelta(seconds=fails_after)
+        )
+    clock.advance(seconds=for_s)
+
+
+def lkg(s: Session, minimum: timedelta, clock: FakeClock) -> str | None:
+    model_id = registry.get_model(s, name="iris").id
+    good = registry.last_known_good(s, model_id=model_id, min_healthy_time=minimum, now=clock.now())
+    return good.version if good else None
+
+
+def test_a_version_healthy_for_less_than_the_minimum_is_not_good(
+    db: Database, clock: FakeClock
+) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v1", "v2")
+        serve(s, clock, "v1", healthy_after=1, for_s=13)  # healthy 12 s, then replaced
+        serve(s, clock, "v2", healthy_after=None, for_s=60)
+        assert lkg(s, FIVE_MINUTES, clock) is None
+        assert lkg(s, timedelta(seconds=12), clock) == "v1"  # exactly the minimum qualifies
+        with pytest.raises(Conflict) as raised:
+            registry.rollback(
+                s, model="iris", now=clock.now(), actor="ci", min_healthy_time=FIVE_MINUTES
+            )
+    error = raised.value
+    assert error.code == "no_good_version"
+    assert "no known good production version to roll back to" in error.message
+    assert "v2 is live now" in error.message
+    assert "v1 served healthily for 12s, less than the 5m minimum" in error.message
+    assert error.details["considered"] == [
+        {"version": "v2", "reason": "v2 is live now"},
+        {"version": "v1", "reason": "v1 served healthily for 12s, less than the 5m minimum"},
+    ]
+    assert error.details["min_healthy_time_s"] == 300
+
+
+def test_the_refusal_names_every_reason_a_version_was_rejected(
+    db: Database, clock: FakeClock
+) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v1", "v2", "v3", "v4")
+        serve(s, clock, "v1", healthy_after=None, for_s=600)  # never seen healthy
+        serve(s, clock, "v2", healthy_after=5, for_s=900, fails_after=600)  # failed at 10 min
+        serve(s, clock, "v3", healthy_after=2, for_s=62)  # healthy for one minute
+        serve(s, clock, "v4", healthy_after=None, for_s=30, fails_after=20)
+        with pytest.raises(Conflict) as raised:
+            rollback_to_last_good(
+                s,
+                model="iris",
+                incident="INC-2026-001",
+                actor="runbook",
+                now=clock.now(),
+                min_healthy_time=FIVE_MINUTES,
+            )
+        reasons = [c["reason"] for c in raised.value.details["considered"]]
+        assert reasons == [
+            "v4 is live now",
+            "v3 served healthily for 1m, less than the 5m minimum",
+            "v2 failed while serving (10m after deploy)",
+            "v1 was never seen healthy by a probe",
+        ]
+        assert registry.live_deployment(s, model="iris").version.version == "v4"  # type: ignore[union-attr]
+
+
+def test_the_newest_version_that_lasted_the_minimum_wins(db: Database, clock: FakeClock) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v1", "v2", "v3")
+        serve(s, clock, "v1", healthy_after=3, for_s=3600)  # an hour of health
+        serve(s, clock, "v2", healthy_after=3, for_s=30)  # replaced after 30 s
+        serve(s, clock, "v3", healthy_after=None, for_s=10, fails_after=5)
+        assert lkg(s, FIVE_MINUTES, clock) == "v1"
+        assert lkg(s, timedelta(seconds=20), clock) == "v2"
+        outcome = rollback_to_last_good(
+            s,
+            model="iris",
+            incident="INC-2026-002",
+            actor="runbook",
+            now=clock.now(),
+            min_healthy_time=FIVE_MINUTES,
+        )
+        assert (outcome.from_version, outcome.to_version) == ("v3", "v1")
+        again = rollback_to_last_good(
+            s,
+            model="iris",
+            incident="INC-2026-002",
+            actor="runbook",
+            now=clock.now(),
+            min_healthy_time=FIVE_MINUTES,
+        )
+        assert again.already_done and again.to_version == "v1"
+
+
+def test_an_explicit_target_needs_no_proof(db: Database, clock: FakeClock) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v1", "v2")
+        serve(s, clock, "v1", healthy_after=None, for_s=5)
+        serve(s, clock, "v2", healthy_after=None, for_s=5)
+        done = registry.rollback(
+            s, model="iris", now=clock.now(), actor="ci", to="v1", min_healthy_time=FIVE_MINUTES
+        )
+        assert done.version.version == "v1"
+
+
+def test_the_model_description_judges_with_the_given_minimum(
+    db: Database, clock: FakeClock
+) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v1", "v2")
+        serve(s, clock, "v1", healthy_after=1, for_s=61)
+        serve(s, clock, "v2", healthy_after=1, for_s=5)
+        strict = registry.describe_model(s, name="iris", now=clock.now())
+        lenient = registry.describe_model(
+            s, name="iris", min_healthy_time=timedelta(seconds=30), now=clock.now()
+        )
+        listed = registry.list_models(
+            s, min_healthy_times={"iris": timedelta(seconds=30)}, now=clock.now()
+        )
+    assert strict.last_known_good is None and strict.min_healthy_time_s == 300
+    assert lenient.last_known_good == "v1" and lenient.min_healthy_time_s == 30
+    assert listed[0].last_known_good == "v1"
+
+
+def test_with_no_earlier_version_the_refusal_says_so(db: Database, clock: FakeClock) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v1")
+        serve(s, clock, "v1", healthy_after=1, for_s=600)
+        with pytest.raises(Conflict, match="v1 is live now; no earlier version served production"):
+            registry.rollback(s, model="iris", now=clock.now(), actor="ci")
