@@ -47,6 +47,7 @@ from firewatch.registry.models import DeploymentRow
 from firewatch.registry.regions import ActiveEndpoints
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks import investigation
+from firewatch.runbooks import runs as runbook_runs
 from firewatch.runbooks.library import RunbookLibrary
 from firewatch.runbooks.steps.base import EvidenceSources
 from firewatch.severity import Severity
@@ -318,7 +319,7 @@ class Runtime:
                 notify_worker.DELIVER_JOB: JobKind(notify.deliver, on_dead=notify.on_dead),
                 escalation_engine.LEVEL_JOB: JobKind(escalations.fire),
                 comms_cadence.REMINDER_JOB: JobKind(cadence.check),
-                runbook_engine.RUN_JOB: JobKind(runbooks.run_job),
+                runbook_runs.RUN_JOB: JobKind(runbooks.run_job),
                 investigation.INVESTIGATE_JOB: JobKind(
                     investigator.investigate, on_dead=investigator.on_dead
                 ),

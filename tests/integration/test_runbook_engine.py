@@ -22,10 +22,11 @@ from firewatch.errors import Conflict
 from firewatch.incidents import service as incident_service
 from firewatch.incidents.models import IncidentRow, TimelineEntryRow
 from firewatch.incidents.service import Actor
-from firewatch.runbooks import engine as runbook_engine
-from firewatch.runbooks.engine import RUN_JOB, RunbookEngine
+from firewatch.runbooks import runs as runbook_runs
+from firewatch.runbooks.engine import RunbookEngine
 from firewatch.runbooks.library import RunbookLibrary
 from firewatch.runbooks.models import RunbookRunRow
+from firewatch.runbooks.runs import RUN_JOB
 from firewatch.severity import Severity, SeverityPolicy
 from firewatch.store import jobs as job_table
 from firewatch.store.db import Database
@@ -144,7 +145,7 @@ async def _decide(
     def unit(session: Session) -> None:
         incident = session.get(IncidentRow, incident_id)
         assert incident is not None
-        runbook_engine.decide(
+        runbook_runs.decide(
             session,
             library=library,
             now=clock.now(),

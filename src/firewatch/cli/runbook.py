@@ -18,6 +18,7 @@ from firewatch.cli.common import ActorOption, actor, clock, config, console, dat
 from firewatch.errors import Conflict, InvalidInput, NotFound
 from firewatch.incidents import service as incident_service
 from firewatch.runbooks import engine as runbook_engine
+from firewatch.runbooks import runs as runbook_runs
 from firewatch.runbooks.document import to_markdown
 from firewatch.runbooks.engine import PlannedStep
 from firewatch.runbooks.library import RunbookLibrary
@@ -77,9 +78,9 @@ def _decide(ref: str, step: str | None, decision: str, note: str, who: str) -> N
 
     def unit(session: Session) -> tuple[str, str, str]:
         incident = incident_service.get_incident(session, ref=ref, for_update=True)
-        runs = runbook_engine.runs_of(session, incident.id)
+        runs = runbook_runs.runs_of(session, incident.id)
         name, step_id = _waiting_step(incident.display_id, runs, step, decision)
-        runbook_engine.decide(
+        runbook_runs.decide(
             session,
             library=library,
             now=clock.now(),
@@ -93,7 +94,7 @@ def _decide(ref: str, step: str | None, decision: str, note: str, who: str) -> N
         return incident.display_id, name, step_id
 
     display_id, name, step_id = write(unit)
-    word = runbook_engine.DECISIONS[decision][0]
+    word = runbook_runs.DECISIONS[decision][0]
     console.print(f"{display_id}: {name} step {step_id} {word}; the runbook carries on.")
 
 
@@ -177,7 +178,7 @@ def status(ref: str) -> None:
 
     def unit(session: Session) -> tuple[str, list[RunbookRunRow]]:
         incident = incident_service.get_incident(session, ref=ref)
-        return incident.display_id, runbook_engine.runs_of(session, incident.id)
+        return incident.display_id, runbook_runs.runs_of(session, incident.id)
 
     display_id, runs = read(unit)
     if not runs:
@@ -237,7 +238,7 @@ def run_runbook(
 
     def unit(session: Session) -> str:
         row = incident_service.get_incident(session, ref=incident, for_update=True)
-        if not runbook_engine.start_run(
+        if not runbook_runs.start_run(
             session, library=library, incident=row, name=name, now=clock.now(), actor=who
         ):
             raise Conflict(

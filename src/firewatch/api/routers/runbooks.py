@@ -18,6 +18,7 @@ from firewatch.incidents import service as incident_service
 from firewatch.incidents.lifecycle import Status
 from firewatch.incidents.service import Actor
 from firewatch.runbooks import engine as runbook_engine
+from firewatch.runbooks import runs as runbook_runs
 from firewatch.runbooks.document import to_markdown
 from firewatch.runbooks.models import RunbookRunRow
 from firewatch.severity import Severity
@@ -168,7 +169,7 @@ async def dry_run(name: str, body: DryRunIn, request: Request, _actor: Writer) -
 async def runs(ref: str, request: Request, _actor: Reader) -> list[RunOut]:
     def read(session: Session) -> list[RunOut]:
         incident = incident_service.get_incident(session, ref=ref)
-        return [_run_out(r) for r in runbook_engine.runs_of(session, incident.id)]
+        return [_run_out(r) for r in runbook_runs.runs_of(session, incident.id)]
 
     return await runtime_of(request).db.read(read)
 
@@ -207,7 +208,7 @@ async def decide(
 
     def unit(session: Session) -> RunOut:
         incident = incident_service.get_incident(session, ref=ref, for_update=True)
-        run = runbook_engine.decide(
+        run = runbook_runs.decide(
             session,
             library=runtime.library,
             now=runtime.clock.now(),
