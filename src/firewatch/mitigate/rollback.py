@@ -28,7 +28,8 @@ def rollback_to_last_good(
     now: datetime,
     min_healthy_time: timedelta = DEFAULT_MIN_HEALTHY_TIME,
 ) -> RollbackOutcome:
-    """Deploy the last known good version; a repeat for the same incident is a no-op.
+    """Deploy the last known good version; a repeat for the same incident is a no-op. The
+    version rolled back from is marked failed, so it is never a rollback target itself.
 
     Raises `Conflict` (code ``no_good_version``) when no earlier version served healthily for
     ``min_healthy_time``, naming each version considered and why it was rejected.
@@ -39,6 +40,10 @@ def rollback_to_last_good(
     if live is not None and live.kind == "rollback" and live.reason == reason:
         previous = live.previous_version.version if live.previous_version else None
         return RollbackOutcome(model, previous, live.version.version, already_done=True)
+    if live is not None and live.failed_at is None:
+        # Rolled back by an incident: never a "last known good" version, however long its
+        # health checks passed (a slow or inaccurate build answers /health just fine).
+        live.failed_at = now
     deployment = registry_service.rollback(
         session,
         model=model,

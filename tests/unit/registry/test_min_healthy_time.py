@@ -169,3 +169,23 @@ def test_with_no_earlier_version_the_refusal_says_so(db: Database, clock: FakeCl
         serve(s, clock, "v1", healthy_after=1, for_s=600)
         with pytest.raises(Conflict, match="v1 is live now; no earlier version served production"):
             registry.rollback(s, model="iris", now=clock.now(), actor="ci")
+
+
+def test_a_version_rolled_back_by_an_incident_is_never_good_again(
+    db: Database, clock: FakeClock
+) -> None:
+    """A slow or inaccurate build passes its health checks: what an incident rolled back is
+    marked failed, so the next rollback does not return to it."""
+    with db.write_session() as s:
+        register(s, clock, "v1", "v2", "v3")
+        serve(s, clock, "v1", healthy_after=1, for_s=600)
+        serve(s, clock, "v2", healthy_after=1, for_s=600)  # healthy probes, but slow
+        rolled = rollback_to_last_good(
+            s, model="iris", incident="INC-2026-001", actor="ci", now=clock.now()
+        )
+        assert (rolled.from_version, rolled.to_version) == ("v2", "v1")
+        registry.record_health(s, model="iris", healthy=True, at=clock.now())
+        clock.advance(seconds=600)
+        assert lkg(s, FIVE_MINUTES, clock) is None, "v1 is live; v2 was rolled back"
+        serve(s, clock, "v3", healthy_after=1, for_s=600)
+        assert lkg(s, FIVE_MINUTES, clock) == "v1"
