@@ -425,3 +425,30 @@ async def test_a_dry_run_changes_nothing(
     assert not (tmp_path / "restarted").exists()
     with db.read_session() as session:
         assert session.scalar(select(RunbookRunRow)) is None
+
+
+async def test_an_action_that_times_out_is_failed_and_escalated(
+    tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
+) -> None:
+    book = _runbook(
+        "hangs",
+        [
+            {
+                "id": "restart",
+                "title": "Restart",
+                "type": "action",
+                "uses": "run_command",
+                "with": {"command": ["sleep", "30"]},
+                "timeout": "300ms",
+            },
+        ],
+    )
+    library, config = _setup(tmp_path, [book], auto={"SEV3": ["*"]})
+    async with httpx.AsyncClient() as client:
+        engine = RunbookEngine(library, config, db, writer, clock, client)
+        incident = await _open(writer, clock)
+        await _start(engine, writer, incident, "hangs")
+        await _drain(engine, writer, clock)
+    assert _kinds(db, incident)[-3:] == ["action_failed", "runbook_finished", "escalated"]
+    assert "Restart failed: timed out after 300ms" in _texts(db, incident)
+    assert _run(db, incident).results["restart"]["broken"] is True
