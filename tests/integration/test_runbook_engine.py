@@ -5,6 +5,8 @@ runbooks and failing actions escalate, and a dry run changes nothing."""
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -94,6 +96,27 @@ async def _drain(engine: RunbookEngine, writer: Writer, clock: FakeClock) -> Non
         for job in jobs:
             await engine.run_job(job)
             await writer.run(partial(job_table.finish_job, job_id=job.id, now=clock.now()))
+
+
+@asynccontextmanager
+async def _started(
+    tmp_path: Path,
+    db: Database,
+    writer: Writer,
+    clock: FakeClock,
+    books: list[dict[str, Any]],
+    name: str,
+    auto: dict[str, list[str]] | None = None,
+) -> AsyncIterator[tuple[RunbookEngine, int]]:
+    """An engine over ``books``, a new SEV3 incident, and runbook ``name`` run on it until it
+    ends or waits."""
+    library, config = _setup(tmp_path, books, auto)
+    async with httpx.AsyncClient() as client:
+        engine = RunbookEngine(library, config, db, writer, clock, client)
+        incident = await _open(writer, clock)
+        await _start(engine, writer, incident, name)
+        await _drain(engine, writer, clock)
+        yield engine, incident
 
 
 async def _start(engine: RunbookEngine, writer: Writer, incident_id: int, name: str) -> None:
@@ -190,13 +213,10 @@ PROPOSAL = _runbook(
 async def test_a_proposed_action_waits_for_approval_then_runs(
     tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
 ) -> None:
-    library, config = _setup(tmp_path, [PROPOSAL])
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "restart-it")
-        await _drain(engine, writer, clock)
-
+    async with _started(tmp_path, db, writer, clock, [PROPOSAL], "restart-it") as (
+        engine,
+        incident,
+    ):
         assert not (tmp_path / "restarted").exists(), "policy keeps a SEV3 restart for a person"
         kinds = _kinds(db, incident)
         assert kinds[-2:] == ["check", "action_proposed"]
@@ -205,8 +225,10 @@ async def test_a_proposed_action_waits_for_approval_then_runs(
         assert run.status == "waiting" and run.waiting and run.waiting["step"] == "restart"
 
         with pytest.raises(Conflict, match="nothing to decide"):
-            await _decide(writer, clock, library, incident, "restart-it", "diagnose", "approve")
-        await _decide(writer, clock, library, incident, "restart-it", "restart", "approve")
+            await _decide(
+                writer, clock, engine.library, incident, "restart-it", "diagnose", "approve"
+            )
+        await _decide(writer, clock, engine.library, incident, "restart-it", "restart", "approve")
         await _drain(engine, writer, clock)
 
     assert (tmp_path / "restarted").exists()
@@ -224,12 +246,11 @@ async def test_a_proposed_action_waits_for_approval_then_runs(
 async def test_a_rejected_action_is_skipped_and_the_runbook_escalates(
     tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
 ) -> None:
-    library, config = _setup(tmp_path, [PROPOSAL])
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "restart-it")
-        await _drain(engine, writer, clock)
+    async with _started(tmp_path, db, writer, clock, [PROPOSAL], "restart-it") as (
+        engine,
+        incident,
+    ):
+        library = engine.library
         await _decide(writer, clock, library, incident, "restart-it", "restart", "reject")
         await _drain(engine, writer, clock)
     assert not (tmp_path / "restarted").exists()
@@ -241,12 +262,10 @@ async def test_a_rejected_action_is_skipped_and_the_runbook_escalates(
 async def test_an_unanswered_proposal_times_out_and_escalates(
     tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
 ) -> None:
-    library, config = _setup(tmp_path, [PROPOSAL])
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "restart-it")
-        await _drain(engine, writer, clock)
+    async with _started(tmp_path, db, writer, clock, [PROPOSAL], "restart-it") as (
+        engine,
+        incident,
+    ):
         clock.advance(timedelta(minutes=29))
         await _drain(engine, writer, clock)
         assert _run(db, incident).status == "waiting"
@@ -260,12 +279,10 @@ async def test_an_unanswered_proposal_times_out_and_escalates(
 async def test_policy_lets_an_action_run_alone(
     tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
 ) -> None:
-    library, config = _setup(tmp_path, [PROPOSAL], auto={"SEV3": ["restart"]})
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "restart-it")
-        await _drain(engine, writer, clock)
+    async with _started(
+        tmp_path, db, writer, clock, [PROPOSAL], "restart-it", auto={"SEV3": ["restart"]}
+    ) as (_, incident):
+        pass  # the run has ended or waits
     assert (tmp_path / "restarted").exists()
     assert "action_proposed" not in _kinds(db, incident)
 
@@ -296,12 +313,11 @@ CHECKLIST = _runbook(
 async def test_checklist_items_blocking_and_not(
     tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
 ) -> None:
-    library, config = _setup(tmp_path, [CHECKLIST])
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "checklist")
-        await _drain(engine, writer, clock)
+    async with _started(tmp_path, db, writer, clock, [CHECKLIST], "checklist") as (
+        engine,
+        incident,
+    ):
+        library = engine.library
         run = _run(db, incident)
         assert run.results["look"]["outcome"] == "pending"
         assert run.waiting is not None and run.waiting["step"] == "confirm"
@@ -349,12 +365,8 @@ async def test_branching_jumps_forward_on_an_outcome(
             },
         ],
     )
-    library, config = _setup(tmp_path, [book])
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "branchy")
-        await _drain(engine, writer, clock)
+    async with _started(tmp_path, db, writer, clock, [book], "branchy") as (_, incident):
+        pass  # the run has ended or waits
     results = _run(db, incident).results
     assert results["probe"]["outcome"] == "failed"
     assert "plan-a" not in results and results["plan-b"]["outcome"] == "passed"
@@ -375,12 +387,11 @@ async def test_a_failing_action_escalates_even_without_an_escalate_step(
             }
         ],
     )
-    library, config = _setup(tmp_path, [book], auto={"SEV3": ["*"]})
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "fails")
-        await _drain(engine, writer, clock)
+    async with _started(tmp_path, db, writer, clock, [book], "fails", auto={"SEV3": ["*"]}) as (
+        _,
+        incident,
+    ):
+        pass  # the run has ended or waits
     assert _kinds(db, incident)[-3:] == ["action_failed", "runbook_finished", "escalated"]
     assert "runbook fails did not mitigate" in _texts(db, incident)
 
@@ -443,12 +454,11 @@ async def test_an_action_that_times_out_is_failed_and_escalated(
             },
         ],
     )
-    library, config = _setup(tmp_path, [book], auto={"SEV3": ["*"]})
-    async with httpx.AsyncClient() as client:
-        engine = RunbookEngine(library, config, db, writer, clock, client)
-        incident = await _open(writer, clock)
-        await _start(engine, writer, incident, "hangs")
-        await _drain(engine, writer, clock)
+    async with _started(tmp_path, db, writer, clock, [book], "hangs", auto={"SEV3": ["*"]}) as (
+        _,
+        incident,
+    ):
+        pass  # the run has ended or waits
     assert _kinds(db, incident)[-3:] == ["action_failed", "runbook_finished", "escalated"]
     assert "Restart failed: timed out after 300ms" in _texts(db, incident)
     assert _run(db, incident).results["restart"]["broken"] is True

@@ -103,15 +103,10 @@ def _waiting_step(
 ) -> tuple[str, str]:
     """The (runbook, step) a decision is about: the named step, or the one step that waits."""
     if step is not None:
-        owners = [
-            r.runbook for r in runs if step in r.results or (r.waiting or {}).get("step") == step
-        ]
-        if not owners:
-            owners = [r.runbook for r in runs if r.status != "finished"] or [
-                r.runbook for r in runs
-            ]
-        if not owners:
+        if not runs:
             raise NotFound(f"no runbook has run on {display_id}")
+        owners = [r.runbook for r in runs if (r.waiting or {}).get("step") == step]
+        owners = owners or [r.runbook for r in runs if step in r.results] or [runs[-1].runbook]
         return owners[-1], step
     kind = "approval" if decision in ("approve", "reject") else "manual"
     waiting: list[tuple[str, str]] = []
@@ -189,17 +184,17 @@ def status(ref: str) -> None:
         console.print(
             f"[bold]{run.runbook}[/bold] — {run.status}" + (" (mitigated)" if run.mitigated else "")
         )
-        steps = (
-            library.get(run.runbook).steps
-            if library.known(run.runbook) and run.runbook not in library.broken
-            else []
-        )
+        steps = library.get(run.runbook).steps if run.runbook in library.names() else []
+        waiting = run.waiting or {}
         for step in steps:
             result = run.results.get(step.id)
             outcome = result["outcome"] if result else "—"
-            if (run.waiting or {}).get("step") == step.id:
-                verb = "approve" if run.waiting and run.waiting["kind"] == "approval" else "done"
-                outcome = f"[yellow]WAITING[/yellow] until {run.waiting['due'] if run.waiting else ''}: `firewatch runbook {verb} {display_id} {step.id}`"
+            if waiting.get("step") == step.id:
+                verb = "approve" if waiting["kind"] == "approval" else "done"
+                outcome = (
+                    f"[yellow]WAITING[/yellow] until {waiting['due']}: "
+                    f"`firewatch runbook {verb} {display_id} {step.id}`"
+                )
             elif outcome == "pending":
                 outcome = (
                     f"[yellow]pending[/yellow]: `firewatch runbook done {display_id} {step.id}`"

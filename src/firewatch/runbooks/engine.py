@@ -200,15 +200,14 @@ class RunbookEngine:
             if decision is None:
                 return await self._wait_for_approval(runbook, step, view, state)
             if decision["decision"] != "approved":
-                note = f": {decision['note']}" if decision.get("note") else ""
-                result = StepResult(Outcome.SKIPPED, f"rejected by {decision['actor']}{note}")
+                result = StepResult(Outcome.SKIPPED, _decided(decision))
                 return await self._save(view, runbook, step, result, state, record_it=False)
         if step.type is StepType.ACTION:
             await self.writer.run(lambda s: self._started(s, view.id, runbook, step))
         if step.type is StepType.ESCALATE:
             result = StepResult(Outcome.PASSED, _escalation_reason(step, state))
         else:
-            result = await self._execute(step, view, state)
+            result = await self._execute(step, view)
         return await self._save(view, runbook, step, result, state, record_it=True)
 
     def _needs_approval(self, step: Step, view: IncidentView) -> bool:
@@ -221,7 +220,7 @@ class RunbookEngine:
     ) -> RunState | None:
         if state.waiting is not None:  # woken without a decision: is the wait over?
             return await self._wait_expired(runbook, step, view, state, "approved")
-        plan = await self._execute(step, view, state, dry_run=True)
+        plan = await self._execute(step, view, dry_run=True)
         if plan.outcome is not Outcome.PASSED:  # nothing to do, or it cannot: no one to ask
             return await self._save(view, runbook, step, plan, state, record_it=True)
         timeout = step.timeout or self.config.runbooks.policy.approval_timeout
@@ -242,8 +241,7 @@ class RunbookEngine:
         decision = state.decisions.get(step.id)
         if decision is not None:
             outcome = Outcome.PASSED if decision["decision"] == "done" else Outcome.SKIPPED
-            note = f": {decision['note']}" if decision.get("note") else ""
-            result = StepResult(outcome, f"{decision['decision']} by {decision['actor']}{note}")
+            result = StepResult(outcome, _decided(decision))
             return await self._save(view, runbook, step, result, state, record_it=False)
         if not step.blocking:
             text = f"Checklist: {step.title}" + (f" — {step.details}" if step.details else "")
@@ -318,7 +316,7 @@ class RunbookEngine:
         await self.writer.run(unit)
 
     async def _execute(
-        self, step: Step, view: IncidentView, state: RunState, *, dry_run: bool = False
+        self, step: Step, view: IncidentView, *, dry_run: bool = False
     ) -> StepResult:
         implementation = STEPS.get(step.uses or "")
         if implementation is None:
@@ -387,7 +385,7 @@ class RunbookEngine:
                     Outcome.PASSED, "would escalate: " + _escalation_reason(step, state)
                 )
             else:
-                result = await self._execute(step, view, state, dry_run=True)
+                result = await self._execute(step, view, dry_run=True)
             planned.append(
                 PlannedStep(
                     step.id, step.title, step.type.value, mode, result.outcome.value, result.summary
@@ -620,6 +618,12 @@ class RunbookEngine:
                 actor=Actor(ACTOR, human=False),
                 now=now,
             )
+
+
+def _decided(decision: dict[str, Any]) -> str:
+    """A person's decision as a step summary: "rejected by jane_roe: not now"."""
+    note = f": {decision['note']}" if decision.get("note") else ""
+    return f"{decision['decision']} by {decision['actor']}{note}"
 
 
 def _result_entry(result: StepResult) -> dict[str, Any]:

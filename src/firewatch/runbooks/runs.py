@@ -53,16 +53,20 @@ def start_run(
         return False
     if run_row(session, incident.id, name) is not None:
         return False
-    return job_table.enqueue_job(
+    queued = job_table.enqueue_job(
         session,
         kind=RUN_JOB,
         key=f"runbook:{incident.id}:{name}",
-        payload={"incident_id": incident.id, "runbook": name, "actor": actor},
+        payload={"incident_id": incident.id, "runbook": name},
         due_at=now,
         now=now,
         max_attempts=3,
         incident_id=incident.id,
     )
+    if queued and actor != ACTOR:  # run by hand: say who asked
+        text = f"Runbook {name} started by {actor}"
+        record(session, incident, kind=TimelineKind.NOTE, text=text, actor=actor, at=now)
+    return queued
 
 
 def cannot_run(session: Session, incident: IncidentRow, name: str, why: str, now: datetime) -> None:
