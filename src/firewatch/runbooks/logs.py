@@ -9,12 +9,10 @@ non-zero exit, HTTP error, timeout) gives ``evidence.read.problem``, never an ex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import shlex
-import signal
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from typing import Any
 import httpx
 
 from firewatch.config import LogSourceConfig
+from firewatch.process import ProcessTimedOut, last_line, run_process
 
 
 class LogCategory(StrEnum):
@@ -276,12 +275,11 @@ async def run_command(
     ``timeout`` (then its whole process group is killed; what it printed is kept)."""
     command = f"`{shlex.join(argv)}`"
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a timeout kills its children too
+        result = await run_process(argv, env={}, timeout_s=timeout, tail_bytes=MAX_BYTES)
+    except ProcessTimedOut as exc:
+        lines = _split(exc.result.stdout, count)
+        return lines, f"command {command} did not finish within {timeout:g}s and was killed" + (
+            _kept(lines)
         )
     except FileNotFoundError:
         raise LogSourceError(
@@ -289,64 +287,18 @@ async def run_command(
         ) from None
     except PermissionError:
         raise LogSourceError(f"command {argv[0]!r} is not executable") from None
-    assert process.stdout is not None
-    assert process.stderr is not None
-    tail: deque[str] = deque(maxlen=count)
-    errors = bytearray()
-    timed_out = False
-    try:
-        async with asyncio.timeout(timeout):
-            await asyncio.gather(_drain(process.stdout, tail), _drain_bytes(process.stderr, errors))
-            await process.wait()
-    except TimeoutError:
-        timed_out = True
-    finally:
-        if process.returncode is None:
-            _kill_group(process.pid)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 5)
-    lines = list(tail)
-    plural = "s" if len(lines) != 1 else ""
-    kept = f"; kept the {len(lines)} line{plural} it printed" if lines else ""
-    if timed_out:
-        return lines, f"command {command} did not finish within {timeout:g}s and was killed{kept}"
-    code = process.returncode
+    lines = _split(result.stdout, count)
+    code = result.exit_code
     if code == 0:
         return lines, None
-    said = _last_line(errors)
-    how = (
-        f"was killed by signal {-code}"
-        if code is not None and code < 0
-        else f"exited with code {code}"
-    )
-    return lines, f"command {command} {how}" + (f": {said}" if said else "") + kept
+    said = _clean(last_line(result.stderr))
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return lines, f"command {command} {how}" + (f": {said}" if said else "") + _kept(lines)
 
 
-async def _drain(stream: asyncio.StreamReader, tail: deque[str]) -> None:
-    partial = b""
-    while chunk := await stream.read(CHUNK):
-        *complete, partial = (partial + chunk).split(b"\n")
-        tail.extend(_clean(line.decode("utf-8", errors="replace")) for line in complete)
-        partial = partial[-MAX_LINE * 4 :]  # a line without an end cannot grow without bound
-    if partial:
-        tail.append(_clean(partial.decode("utf-8", errors="replace")))
-
-
-async def _drain_bytes(stream: asyncio.StreamReader, into: bytearray) -> None:
-    while chunk := await stream.read(CHUNK):
-        into.extend(chunk)
-        del into[: max(0, len(into) - 4096)]
-
-
-def _last_line(data: bytes | bytearray) -> str:
-    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()]
-    lines = [line for line in lines if line]
-    return _clean(lines[-1])[:300] if lines else ""
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def _kept(lines: list[str]) -> str:
+    plural = "s" if len(lines) != 1 else ""
+    return f"; kept the {len(lines)} line{plural} it printed" if lines else ""
 
 
 async def get_url(

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shlex
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import httpx
 
+from firewatch.process import run_process
 from firewatch.registry.adapters.base import (
     ExternalVersion,
     ServingError,
@@ -338,25 +337,13 @@ async def _run_command(argv: list[str], *, env: dict[str, str], deadline: float)
     """Run ``argv`` (in its own process group, killed whole on timeout); it must exit 0."""
     shown = f"`{shlex.join(argv)}`"
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, **env},
-            start_new_session=True,
-        )
+        result = await run_process(argv, env=env, timeout_s=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise _ReloadFailed(f"reload command {shown} did not finish in time (killed)") from None
     except OSError as exc:
         raise _ReloadFailed(f"reload command {shown} could not start: {exc.strerror}") from None
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), deadline - time.monotonic())
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
-        raise _ReloadFailed(f"reload command {shown} did not finish in time (killed)") from None
-    if process.returncode != 0:
-        tail = output.decode(errors="replace").strip()[-300:]
+    if result.exit_code != 0:
+        tail = (result.stdout + result.stderr).strip()[-300:]
         raise _ReloadFailed(
-            f"reload command {shown} exited {process.returncode}" + (f": {tail}" if tail else "")
+            f"reload command {shown} exited {result.exit_code}" + (f": {tail}" if tail else "")
         )

@@ -13,14 +13,10 @@ import httpx
 from firewatch.config import ModelConfig
 from firewatch.detect.promql import PrometheusClient, PromQLError
 from firewatch.duration import parse_duration
+from firewatch.process import describe_exit, last_line, run_process
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps.base import StepContext, StepResult
-from firewatch.runbooks.steps.hooks import (
-    describe_exit,
-    incident_env,
-    last_line,
-    run_process,
-)
+from firewatch.runbooks.steps.hooks import incident_env
 from firewatch.runbooks.steps.signals import (
     RATE_SIGNALS,
     SCRAPE_SIGNALS,
