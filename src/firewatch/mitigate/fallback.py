@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from firewatch.errors import Conflict
+from firewatch.mitigate.rollback import retire_live
 from firewatch.registry import aliases as registry_aliases
 from firewatch.registry import service as registry_service
 
@@ -62,6 +63,7 @@ def switch_to_fallback(
     incident is a no-op (``already_done``)."""
     plan = plan_fallback(session, model=model, incident=incident)
     if not plan.already_done:
+        retire_live(session, model=model, now=now)
         registry_service.deploy(
             session,
             model=model,

@@ -19,6 +19,13 @@ class RollbackOutcome:
     already_done: bool
 
 
+def retire_live(session: Session, *, model: str, now: datetime) -> None:
+    """An incident's mitigation replaces the live version: mark it failed, so it is never a
+    "last known good" version, however long its health checks passed (a slow or inaccurate
+    build answers /health just fine). Rollback, fallback and a full reroute all do this."""
+    registry_service.record_health(session, model=model, healthy=False, at=now)
+
+
 def rollback_to_last_good(
     session: Session,
     *,
@@ -40,10 +47,7 @@ def rollback_to_last_good(
     if live is not None and live.kind == "rollback" and live.reason == reason:
         previous = live.previous_version.version if live.previous_version else None
         return RollbackOutcome(model, previous, live.version.version, already_done=True)
-    if live is not None and live.failed_at is None:
-        # Rolled back by an incident: never a "last known good" version, however long its
-        # health checks passed (a slow or inaccurate build answers /health just fine).
-        live.failed_at = now
+    retire_live(session, model=model, now=now)
     deployment = registry_service.rollback(
         session,
         model=model,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from firewatch.errors import Conflict, InvalidInput
+from firewatch.mitigate.rollback import retire_live
 from firewatch.registry import service as registry_service
 from firewatch.registry import traffic as registry_traffic
 from firewatch.registry.models import DeploymentRow
@@ -129,6 +130,7 @@ def reroute(
     if plan.already_done:
         return plan
     if plan.percent == 100:
+        retire_live(session, model=model, now=now)
         registry_service.deploy(
             session,
             model=model,
