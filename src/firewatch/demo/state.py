@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import random
 from dataclasses import dataclass
@@ -51,11 +52,15 @@ class TrafficMix:
     versions: tuple[ActiveVersion, ...]
     weights: tuple[int, ...]
 
+    @functools.cached_property
+    def _cumulative(self) -> list[int]:
+        return list(itertools.accumulate(self.weights))
+
     def pick(self, rng: random.Random) -> ActiveVersion:
-        """One version, each with the probability of its weight."""
-        cumulative = list(itertools.accumulate(self.weights))
-        draw = rng.randrange(cumulative[-1])
-        return self.versions[bisect.bisect_right(cumulative, draw)]
+        """One version, each with the probability of its weight (on every request: the running
+        totals are computed once per mix)."""
+        draw = rng.randrange(self._cumulative[-1])
+        return self.versions[bisect.bisect_right(self._cumulative, draw)]
 
     def describe(self) -> str:
         """``v2 90%, v3 10%``."""

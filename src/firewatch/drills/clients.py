@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 
 from firewatch.errors import FirewatchError
+from firewatch.incidents.lifecycle import OPEN_STATUSES
 
 TIMEOUT_S = 10.0
-_OPEN = "triggered,acknowledged,investigating,mitigated"
+_OPEN = ",".join(sorted(OPEN_STATUSES))
 
 
 class DrillError(FirewatchError):

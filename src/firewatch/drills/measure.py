@@ -4,7 +4,7 @@ the runbook and timeline checks, and the reasons a drill failed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from firewatch.drills.scenarios import Reference, Scenario, in_order
@@ -25,6 +25,8 @@ class Observation:
     stopped_injecting_at: datetime | None = None
     timed_out: bool = False
     label_delay_s: float = 0.0
+    time_limit: timedelta | None = None
+    """The limit the drill ran under (``--timeout``), when not the scenario's own."""
     problems: list[str] = field(default_factory=list)
     """What went wrong outside the incident: the fleet not ready, an approval refused, …"""
 
@@ -186,7 +188,7 @@ def incident_failures(scenario: Scenario, incident: dict[str, Any]) -> list[str]
 def judge(observation: Observation, *, aborted: bool = False) -> Verdict:
     """The outcome, times and reasons of a finished (or interrupted) drill."""
     scenario, incident = observation.scenario, observation.incident
-    limit = scenario.time_limit.total_seconds()
+    limit = (observation.time_limit or scenario.time_limit).total_seconds()
     failures = list(observation.problems)
     times = measure(observation)
     details: dict[str, Any] = {

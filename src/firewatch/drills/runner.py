@@ -24,6 +24,7 @@ from firewatch.drills.measure import Observation, judge, kinds_of, parse_time, s
 from firewatch.drills.scenarios import LABEL_DELAY_S, FaultKind, Scenario
 from firewatch.drills.schemas import DrillRunOut, DrillTrigger
 from firewatch.errors import FirewatchError
+from firewatch.incidents.lifecycle import OPEN_STATUSES
 
 Progress = Callable[[str, str], None]
 """Told (scenario, what happened) as the drill goes."""
@@ -40,7 +41,6 @@ ANNOUNCED = {
     "resolved": "resolved",
 }
 RESTORE_MARGIN = timedelta(minutes=2)  # the drill stays registered while it restores the fleet
-_OPEN = frozenset({"triggered", "acknowledged", "investigating", "mitigated"})
 _DEFAULT_FAULTS = {"outage": False, "error_rate": 0.0, "latency_ms": 0, "input_shift": 1.0}
 
 
@@ -129,7 +129,9 @@ class _Drill:
         self.api, self.service, self.target, self.options = api, service, target, options
         self.scenario, self.game_day = scenario, game_day
         self.limit = options.time_limit or scenario.time_limit
-        self.observation = Observation(scenario, label_delay_s=options.label_delay_s)
+        self.observation = Observation(
+            scenario, label_delay_s=options.label_delay_s, time_limit=options.time_limit
+        )
         self.ref: str | None = None
         self._progress = progress
         self._announced: set[str] = set()
@@ -299,7 +301,7 @@ class _Drill:
     async def _act(self, incident: dict[str, Any]) -> None:
         """What the on-call person does: acknowledge the page, approve proposals, tick blocking
         checklist items, and (drift) stop the fault once retraining is triggered."""
-        open_ = incident["status"] in _OPEN
+        open_ = incident["status"] in OPEN_STATUSES
         kinds = kinds_of(incident)
         if open_ and "notified" in kinds and incident.get("acknowledged_at") is None:
             await self._do("acknowledged", self.api.acknowledge(incident["id"]))
@@ -353,7 +355,7 @@ class _Drill:
                 self.say(f"restored: redeployed {good}")
             if self.ref is not None:
                 current = await self.api.incident(self.ref)
-                if current["status"] in _OPEN:
+                if current["status"] in OPEN_STATUSES:
                     text = "Drill ended before its end state; the drill resolved it and restored"
                     await self.api.resolve(self.ref, f"{text} the fleet")
             deadline = time.monotonic() + 30
