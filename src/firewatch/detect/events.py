@@ -15,6 +15,7 @@ The windows live in memory: a restart starts them empty (rules judge again once 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -222,7 +223,9 @@ class ModelEvents:
         self.pending: OrderedDict[str, _Pending] = OrderedDict()
         self.early: OrderedDict[str, tuple[Any, datetime]] = OrderedDict()
         self.evaluated_at: datetime | None = None
-        self.failed: deque[FailedRequest] = deque(maxlen=FAILED_KEPT)
+        # The raw events (kept as sent, never changed): a sample is built only when asked for,
+        # not for each of the thousands of failures a broken version reports.
+        self.failed: deque[tuple[EventIn, datetime, str]] = deque(maxlen=FAILED_KEPT)
 
     def _slot(self, at: datetime) -> int:
         return int(at.timestamp() // self.width.total_seconds())
@@ -259,7 +262,7 @@ class ModelEvents:
                 kind = event.error_type or "unspecified"
                 if kind in bucket.error_types or len(bucket.error_types) < MAX_VALUES:
                     bucket.error_types[kind] = bucket.error_types.get(kind, 0) + 1
-                self.failed.append(_failed(event, at, kind))
+                self.failed.append((event, at, kind))
             for dim, value in dims:
                 _count(bucket.by, dim, value, event.error)
             if event.latency_ms is not None:
@@ -353,7 +356,7 @@ class ModelEvents:
             requests=sum(b.events for b in self.buckets.values()),
             errors=sum(b.errors for b in self.buckets.values()),
             by_type=dict(sorted(by_type.items(), key=lambda item: -item[1])),
-            samples=[f for f in self.failed if f.at >= oldest],
+            samples=[_failed(e, at, kind) for e, at, kind in self.failed if at >= oldest],
         )
 
     def _expire(self, now: datetime) -> None:
@@ -418,7 +421,7 @@ class ModelEvents:
 
 
 def _failed(event: EventIn, at: datetime, kind: str) -> FailedRequest:
-    features = dict(list((event.features or {}).items())[:SAMPLE_FEATURES])
+    features = dict(itertools.islice((event.features or {}).items(), SAMPLE_FEATURES))
     return FailedRequest(
         request_id=event.request_id,
         at=at,
