@@ -10,11 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from firewatch.alerts.models import AlertRow
+from firewatch.alerts.schemas import AlertStatus
 from firewatch.duration import format_duration, parse_duration
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps.base import StepContext, StepResult
-
-FIRING = "firing"
 
 
 async def alerts_clear(ctx: StepContext, params: dict[str, Any]) -> StepResult:
@@ -34,7 +33,7 @@ async def alerts_clear(ctx: StepContext, params: dict[str, Any]) -> StepResult:
 
     def firing(session: Session) -> list[str]:
         query = select(AlertRow.alertname).where(
-            AlertRow.incident_id == incident_id, AlertRow.status == FIRING
+            AlertRow.incident_id == incident_id, AlertRow.status == AlertStatus.FIRING
         )
         if names:
             query = query.where(AlertRow.alertname.in_(names))
