@@ -8,6 +8,8 @@ incident timeline. Adapters that can also list the serving system's versions imp
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -143,6 +145,36 @@ def _known_versions(session: Session, model: str) -> list[str]:
     except FirewatchError:
         return []
     return [v.version for v in row.versions]
+
+
+async def wait_until_healthy(client: httpx.AsyncClient, url: str, *, deadline: float) -> float:
+    """Poll ``url`` until it answers 200; returns the seconds waited.
+
+    ``deadline`` is a `time.monotonic()` value. Raises `TimeoutError` naming the last answer.
+    """
+    started = time.monotonic()
+    last = "no answer yet"
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            response = await client.get(url, timeout=max(0.1, min(remaining, 5.0)))
+            if response.status_code == 200:
+                return time.monotonic() - started
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = _http_error(exc)
+        if time.monotonic() + 0.25 > deadline:
+            raise TimeoutError(last)
+        await asyncio.sleep(0.25)
+
+
+def _http_error(exc: httpx.HTTPError) -> str:
+    """A short reason for a failed request (cannot connect, timed out, …)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def check_action(action: str) -> None:

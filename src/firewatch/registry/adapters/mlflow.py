@@ -29,6 +29,7 @@ from firewatch.registry.adapters.base import (
     ServingError,
     ServingSnapshot,
     check_action,
+    wait_until_healthy,
     where,
 )
 from firewatch.registry.adapters.settings import MLFLOW_PING, MlflowServing, ReloadConfig
@@ -311,26 +312,14 @@ class MlflowAdapter:
             await _run_command(reload.command, env=details, deadline=deadline)
         else:
             await self._post(str(reload.url), details, deadline=deadline)
-        # Imported here: the config imports the adapters' settings through this package, and
-        # the health probe imports the config.
-        from firewatch.mitigate.verify import wait_for_health
-
-        health = await wait_for_health(
-            self.http,
-            self.health_url,
-            deadline_s=max(0.0, deadline - time.monotonic()),
-            interval_s=0.25,
-            timeout_s=5.0,
-            consecutive=1,
-        )
-        if not health.recovered:
+        try:
+            return await wait_until_healthy(self.http, self.health_url, deadline=deadline)
+        except TimeoutError as exc:
             total = reload.timeout.total_seconds()
-            last = health.last.detail if health.last else "no answer"
             raise _ReloadFailed(
                 f"{self.health_url} did not answer 200 within {total:g}s of the reload "
-                f"(last: {last})"
-            )
-        return health.waited_s
+                f"(last: {exc})"
+            ) from None
 
     async def _post(self, url: str, details: dict[str, str], *, deadline: float) -> None:
         body = {key.lower(): value for key, value in details.items()}
