@@ -43,7 +43,6 @@ from firewatch.notify.channels import build_channel
 from firewatch.notify.escalation import EscalationEngine
 from firewatch.people import service as people_service
 from firewatch.registry import service as registry_service
-from firewatch.registry.models import DeploymentRow
 from firewatch.registry.regions import ActiveEndpoints
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks import investigation
@@ -108,22 +107,20 @@ class StoreSink:
     db: Database
     clock: Clock
     accept: Callable[[str, bytes, list[Alert]], Awaitable[None]]  # never waits for room
-    _seen_healthy: dict[str, int] = field(default_factory=dict)
 
     async def alerts(self, alerts: list[Alert]) -> None:
         """Into the alert journal, like any other source; the processor does the rest."""
         await self.accept(alert_log.INTERNAL, alert_log.encode_alerts(alerts), alerts)
 
-    async def health(self, model: str, healthy: bool, at: datetime) -> None:
-        if healthy:
-            live = await self.db.read(
-                lambda s: _id(registry_service.live_deployment(s, model=model))
-            )
-            if live is None or self._seen_healthy.get(model) == live:
-                return  # nothing to record, or already recorded for this deployment
-            self._seen_healthy[model] = live
+    async def health(
+        self, model: str, healthy: bool, at: datetime, version: str | None = None
+    ) -> None:
+        if healthy and not await self.db.read(lambda s: _unsettled(s, model)):
+            return  # a healthy probe changes nothing once the live deployment is settled
         await self.writer.run(
-            lambda s: registry_service.record_health(s, model=model, healthy=healthy, at=at)
+            lambda s: registry_service.record_health(
+                s, model=model, healthy=healthy, at=at, version=version
+            )
         )
 
     async def current_version(self, model: str) -> str | None:
@@ -134,8 +131,10 @@ class StoreSink:
         return await self.db.read(read)
 
 
-def _id(row: DeploymentRow | None) -> int | None:
-    return row.id if row else None
+def _unsettled(session: Session, model: str) -> bool:
+    """Whether the live deployment has been seen neither healthy nor failing yet."""
+    live = registry_service.live_deployment(session, model=model)
+    return live is not None and live.first_healthy_at is None and live.failed_at is None
 
 
 @dataclass

@@ -24,12 +24,16 @@ from support.servers import free_port, serve_in_thread
 class RecordingSink:
     alerts_seen: list[Alert] = field(default_factory=list)
     health_seen: list[tuple[str, bool]] = field(default_factory=list)
+    health_since: list[datetime] = field(default_factory=list)
 
     async def alerts(self, alerts: list[Alert]) -> None:
         self.alerts_seen.extend(alerts)
 
-    async def health(self, model: str, healthy: bool, at: datetime) -> None:
+    async def health(
+        self, model: str, healthy: bool, at: datetime, version: str | None = None
+    ) -> None:
         self.health_seen.append((model, healthy))
+        self.health_since.append(at)
 
     async def current_version(self, model: str) -> str | None:
         return "v7"
@@ -51,11 +55,15 @@ async def test_probe_fires_after_threshold_with_the_shared_labels_and_clears(
             url, probe={"failure_threshold": 2, "recovery_threshold": 2}, labels={"team": "ml"}
         )
         async with httpx.AsyncClient() as client:
-            probe = HealthProbe(config, sink=sink, clock=FakeClock(), client=client)
+            clock = FakeClock()
+            probe = HealthProbe(config, sink=sink, clock=clock, client=client)
             assert (await probe.check()).ok
             service.outage = True
+            clock.advance(seconds=10)
+            first_failure = clock.now()
             assert (await probe.check()).detail == "HTTP 503"
             assert sink.alerts_seen == []
+            clock.advance(seconds=10)
             await probe.check()
             await probe.check()  # still down: no second alert
             assert len(sink.alerts_seen) == 1
@@ -71,6 +79,8 @@ async def test_probe_fires_after_threshold_with_the_shared_labels_and_clears(
             assert fired.signals is not None and fired.signals.available is False
             assert fired.annotations["runbook"] == "model-unavailable"
             assert ("iris", False) in sink.health_seen
+            # the failure is dated from the streak's first failed probe, not the threshold
+            assert sink.health_since[sink.health_seen.index(("iris", False))] == first_failure
             service.outage = False
             await probe.check()
             await probe.check()

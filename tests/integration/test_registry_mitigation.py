@@ -250,7 +250,9 @@ class RecordingSink:
     async def alerts(self, alerts: list[Alert]) -> None:
         self.alerts_seen.extend(alerts)
 
-    async def health(self, model: str, healthy: bool, at: datetime) -> None:
+    async def health(
+        self, model: str, healthy: bool, at: datetime, version: str | None = None
+    ) -> None:
         pass
 
     async def current_version(self, model: str) -> str | None:

@@ -17,6 +17,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from firewatch.clock import FakeClock
 from firewatch.config import FirewatchConfig
@@ -33,6 +37,7 @@ from firewatch.severity import Severity, SeverityPolicy
 from firewatch.store import jobs as job_table
 from firewatch.store.db import Database
 from firewatch.store.writer import Writer
+from support.servers import serve_in_thread
 
 PERSON = "jane_roe"
 
@@ -462,3 +467,38 @@ async def test_an_action_that_times_out_is_failed_and_escalated(
     assert _kinds(db, incident)[-3:] == ["action_failed", "runbook_finished", "escalated"]
     assert "Restart failed: timed out after 300ms" in _texts(db, incident)
     assert _run(db, incident).results["restart"]["broken"] is True
+
+
+async def test_model_unavailable_pages_nobody_when_the_service_answers_again(
+    tmp_path: Path, db: Database, writer: Writer, clock: FakeClock
+) -> None:
+    """ModelUnavailable joining an incident another runbook already rolled back (or a flap):
+    the built-in runbook finds /health answering, so it neither rolls back nor escalates."""
+
+    async def health(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    with serve_in_thread(Starlette(routes=[Route("/health", health)])) as url:
+        config = FirewatchConfig.model_validate(
+            {"models": [{"name": "iris", "health_url": f"{url}/health"}]}
+        )
+        async with httpx.AsyncClient() as client:
+            engine = RunbookEngine(RunbookLibrary.load(), config, db, writer, clock, client)
+
+            def unit(session: Session) -> int:
+                return incident_service.open_incident(
+                    session,
+                    title="iris unavailable",
+                    severity=Severity.SEV1,
+                    now=clock.now(),
+                    policy=SeverityPolicy(),
+                    actor=Actor("test"),
+                    model="iris",
+                ).id
+
+            incident = await writer.run(unit)
+            await _start(engine, writer, incident, "model-unavailable")
+            await _drain(engine, writer, clock)
+    assert "not confirmed: GET" in _texts(db, incident)
+    assert "escalated" not in _kinds(db, incident)
+    assert _run(db, incident).status == "finished"

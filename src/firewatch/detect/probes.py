@@ -31,6 +31,7 @@ class ProbeResult:
     latency_s: float
     detail: str  # "HTTP 200", "HTTP 503", "timed out after 1s", "connection refused", ...
     reachable: bool = True  # False when nothing answered at all (refused, timed out)
+    version: str | None = None  # what a JSON body's "version" says is served, if it says
 
 
 async def probe_once(
@@ -52,7 +53,17 @@ async def probe_once(
     if not 200 <= response.status_code < 300:
         return ProbeResult(False, elapsed, detail)
     problem = _body_problem(response, check)
-    return ProbeResult(problem is None, elapsed, f"{detail}, {problem}" if problem else detail)
+    detail = f"{detail}, {problem}" if problem else detail
+    return ProbeResult(problem is None, elapsed, detail, version=_served_version(response))
+
+
+def _served_version(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    version = body.get("version") if isinstance(body, dict) else None
+    return version if isinstance(version, str) and version else None
 
 
 def _body_problem(response: httpx.Response, check: HealthCheck) -> str | None:
@@ -124,15 +135,21 @@ class HealthProbe:
         )
         self.last: ProbeResult | None = None
         self._firing: Alert | None = None
+        self._failing_since: datetime | None = None  # the first failure of the current streak
 
     async def check(self) -> ProbeResult:
         """One probe; fires or clears the alert when a threshold is crossed."""
         timeout = self.model.probe.timeout.total_seconds()
         if self.endpoints is not None:
             await self._follow_active_endpoint(self.endpoints)
+        started = self.clock.now()
         result = await probe_once(self.client, self.url, timeout, self.model.health_check)
         self.last = result
         now = self.clock.now()
+        if result.ok:
+            self._failing_since = None
+        elif self._failing_since is None:
+            self._failing_since = started
         if self.latency is not None:
             self.latency.labels(model=self.model.name).observe(result.latency_s)
         if self.store is not None and result.reachable:
@@ -144,7 +161,7 @@ class HealthProbe:
         elif transition is Transition.CLEAR:
             await self._clear(now)
         if result.ok and not self.tracker.firing:
-            await self.sink.health(self.model.name, True, now)
+            await self.sink.health(self.model.name, True, started, result.version)
         return result
 
     async def _follow_active_endpoint(self, endpoints: EndpointSource) -> None:
@@ -190,7 +207,7 @@ class HealthProbe:
         )
         self._firing = alert
         log.warning("%s: %s", self.model.name, alert.annotations["description"])
-        await self.sink.health(self.model.name, False, now)
+        await self.sink.health(self.model.name, False, self._failing_since or now, result.version)
         await self.sink.alerts([alert])
 
     async def _clear(self, now: datetime) -> None:

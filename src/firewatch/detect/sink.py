@@ -12,9 +12,14 @@ class DetectionSink(Protocol):
     async def alerts(self, alerts: list[Alert]) -> None:
         """Hand alerts (firing or resolved) to alert processing."""
 
-    async def health(self, model: str, healthy: bool, at: datetime) -> None:
+    async def health(
+        self, model: str, healthy: bool, at: datetime, version: str | None = None
+    ) -> None:
         """Tell the registry what the live version's health looked like (called on every
-        healthy probe: the sink makes repeats cheap)."""
+        healthy probe: the sink makes repeats cheap). ``at`` is when that state was first seen
+        (the probe's start, or the first failure of a streak) and ``version`` what the server
+        said it serves, if it says: a result that predates the live deployment, or comes from
+        another version, is not held against it."""
 
     async def current_version(self, model: str) -> str | None:
         """The version the registry says is in production, for the alert's ``version`` label."""

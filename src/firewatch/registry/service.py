@@ -240,14 +240,26 @@ def rollback(
 
 
 def record_health(
-    session: Session, *, model: str, healthy: bool, at: datetime, alias: str = PRODUCTION
+    session: Session,
+    *,
+    model: str,
+    healthy: bool,
+    at: datetime,
+    version: str | None = None,
+    alias: str = PRODUCTION,
 ) -> bool:
-    """Note on the live deployment that it was seen healthy or failing; True if that changed it."""
+    """Note on the live deployment that it was seen healthy or failing; True if that changed it.
+
+    ``at`` is when that state began: a probe streak that started before the live deployment
+    (the old version still answering, or failing, while the server switches) says nothing
+    about it, nor does a server that reports serving another ``version``."""
     model_row = session.scalar(select(RegisteredModelRow).where(RegisteredModelRow.name == model))
     if model_row is None:
         return False
     live = current_deployment(session, model_id=model_row.id, alias=alias)
-    if live is None:
+    if live is None or live.deployed_at > at:
+        return False
+    if version is not None and version != live.version.version:
         return False
     if healthy and live.first_healthy_at is None and live.failed_at is None:
         live.first_healthy_at = at

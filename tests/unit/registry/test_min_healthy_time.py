@@ -189,3 +189,31 @@ def test_a_version_rolled_back_by_an_incident_is_never_good_again(
         assert lkg(s, FIVE_MINUTES, clock) is None, "v1 is live; v2 was rolled back"
         serve(s, clock, "v3", healthy_after=1, for_s=600)
         assert lkg(s, FIVE_MINUTES, clock) == "v1"
+
+
+def test_a_probe_that_began_before_the_deployment_says_nothing_about_it(
+    db: Database, clock: FakeClock
+) -> None:
+    """The old version still answers (or fails) while the server switches: a failing streak
+    that started under v3 and crossed its threshold after the rollback to v2 is not v2's."""
+    with db.write_session() as s:
+        register(s, clock, "v2", "v3")
+        probe_started = clock.now()
+        clock.advance(seconds=1)
+        registry.deploy(s, model="iris", version="v2", now=clock.now(), actor="ci")
+        assert not registry.record_health(s, model="iris", healthy=False, at=probe_started)
+        assert not registry.record_health(s, model="iris", healthy=True, at=probe_started)
+        live = registry.live_deployment(s, model="iris")
+        assert live is not None and live.failed_at is None and live.first_healthy_at is None
+        assert registry.record_health(s, model="iris", healthy=True, at=clock.now())
+
+
+def test_a_server_reporting_another_version_says_nothing_about_the_live_one(
+    db: Database, clock: FakeClock
+) -> None:
+    with db.write_session() as s:
+        register(s, clock, "v2", "v3")
+        registry.deploy(s, model="iris", version="v3", now=clock.now(), actor="ci")
+        at = clock.now()
+        assert not registry.record_health(s, model="iris", healthy=True, at=at, version="v2")
+        assert registry.record_health(s, model="iris", healthy=True, at=at, version="v3")

@@ -60,7 +60,9 @@ class Alerts:
     async def alerts(self, alerts: list[Alert]) -> None:
         self.seen.extend(alerts)
 
-    async def health(self, model: str, healthy: bool, at: datetime) -> None:
+    async def health(
+        self, model: str, healthy: bool, at: datetime, version: str | None = None
+    ) -> None:
         return None
 
     async def current_version(self, model: str) -> str | None:
