@@ -30,7 +30,9 @@ class FirewatchCollector:
     def collect(self) -> Iterator[Metric]:
         runtime = self.runtime
         open_incidents = GaugeMetricFamily(
-            "firewatch_incidents_open", "Open incidents by severity.", labels=["severity"]
+            "firewatch_incidents_open",
+            "Open incidents by severity (drill incidents are left out: they page nobody real).",
+            labels=["severity"],
         )
         lag = GaugeMetricFamily(
             "firewatch_event_log_lag",
@@ -41,14 +43,18 @@ class FirewatchCollector:
             "firewatch_jobs", "Jobs by kind and status.", labels=["kind", "status"]
         )
         with runtime.db.read_session() as session:
+            drill = IncidentRow.drill_run_id.is_not(None)
             rows = session.execute(
-                select(IncidentRow.severity, func.count())
+                select(IncidentRow.severity, drill, func.count())
                 .where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
-                .group_by(IncidentRow.severity)
+                .group_by(IncidentRow.severity, drill)
             )
-            counts = {str(severity): int(count) for severity, count in rows}
+            counts: dict[tuple[str, bool], int] = {
+                (str(severity), bool(is_drill)): int(count) for severity, is_drill, count in rows
+            }
             for severity in Severity:
-                open_incidents.add_metric([severity.value], counts.get(severity.value, 0))
+                open_incidents.add_metric([severity.value], counts.get((severity.value, False), 0))
+            drills_open = sum(count for (_, is_drill), count in counts.items() if is_drill)
             last = event_log.last_event_id(session)
             for consumer in runtime.consumers:
                 lag.add_metric(
@@ -62,6 +68,11 @@ class FirewatchCollector:
             ):
                 jobs.add_metric([kind, status], count)
         yield open_incidents
+        yield GaugeMetricFamily(
+            "firewatch_drill_incidents_open",
+            "Open incidents opened by a running drill.",
+            value=drills_open,
+        )
         yield lag
         yield jobs
         yield GaugeMetricFamily(
