@@ -34,6 +34,7 @@ from firewatch.runbooks.steps.base import IncidentView
 from firewatch.runbooks.steps.deploys import rollback_to_last_good
 from firewatch.store.db import Database
 from firewatch.store.writer import Writer
+from support.api import api_client
 from support.receiver import Receiver
 from support.servers import free_port, serve_in_thread
 
@@ -278,19 +279,24 @@ async def test_missing_mlflow_store_fails_the_step_without_creating_one(
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_cli_sync_refuses_a_model_without_versions_of_its_own(tmp_path: Path) -> None:
-    config = tmp_path / "firewatch.yaml"
-    config.write_text("models:\n  - name: iris\n")
-    env = {**os.environ, "FIREWATCH_DATABASE_URL": f"sqlite:///{tmp_path}/fw.db"}
-    done = subprocess.run(
-        [sys.executable, "-m", "firewatch", "--config", str(config), "model", "sync", "iris"],
+def _model_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``firewatch model ARGS`` with ``workdir``'s firewatch.yaml and a SQLite database there."""
+    env = {**os.environ, "FIREWATCH_DATABASE_URL": f"sqlite:///{workdir}/fw.db", "COLUMNS": "200"}
+    config = str(workdir / "firewatch.yaml")
+    return subprocess.run(
+        [sys.executable, "-m", "firewatch", "--config", config, "model", *args],
         env=env,
-        cwd=tmp_path,
+        cwd=workdir,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_cli_sync_refuses_a_model_without_versions_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "firewatch.yaml").write_text("models:\n  - name: iris\n")
+    done = _model_cli(tmp_path, "sync", "iris")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert " ".join(done.stderr.split()) == (
         "error: iris's serving adapter is builtin: it has no versions of its own to sync from "
@@ -310,3 +316,60 @@ async def test_without_mlflow_installed_the_push_says_how_to_get_it(
         )
     assert "install firewatch-ml[mlflow]" in raised.value.message
     assert raised.value.message.endswith("the scoring server still serves v2")
+
+
+async def test_a_deploy_or_rollback_by_hand_pushes_production_through_the_adapter(
+    sqlite_db: Database, clock: FakeClock, receiver: tuple[Receiver, str]
+) -> None:
+    """`POST /models/{m}/deploy|rollback` moves serving too; when the hook refuses, a 502 says
+    the registry moved and what is still served. Other aliases push nothing."""
+    peer, url = receiver
+    config = FirewatchConfig(models=[iris({"type": "http", "url": url})])
+    async with api_client(sqlite_db, clock, config=config) as (client, _):
+        for version in ("v1", "v2"):
+            await client.post("/api/v1/models/iris/versions", json={"version": version})
+        deployed = await client.post("/api/v1/models/iris/deploy", json={"version": "v1"})
+        assert deployed.status_code == 200, deployed.text
+        assert deployed.json()["serving"] == f"POST {url} → 200: ok"
+        staged = await client.post(
+            "/api/v1/models/iris/deploy", json={"version": "v2", "alias": "staging"}
+        )
+        assert staged.json()["serving"] is None
+
+        peer.responses.append((503, {}))
+        refused = await client.post("/api/v1/models/iris/deploy", json={"version": "v2"})
+        assert refused.status_code == 502
+        error = refused.json()["error"]
+        assert error["code"] == "serving_hook_refused"
+        assert error["message"] == (
+            f"Registry moved iris to v2 but the serving hook {url} answered 503: no; "
+            "the serving system still serves v1"
+        )
+        live = (await client.get("/api/v1/models/iris")).json()["production"]
+        assert live["version"] == "v2"  # the registry move stands; a retry repeats the push
+
+        back = await client.post("/api/v1/models/iris/rollback", json={"to": "v1"})
+        assert back.status_code == 200, back.text
+    assert [(b["action"], b["version"]) for b in peer.bodies()] == [
+        ("deploy", "v1"),
+        ("deploy", "v2"),
+        ("rollback", "v1"),
+    ]
+
+
+def test_cli_deploy_says_what_serving_did_and_fails_when_it_did_not(
+    tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    peer, url = receiver
+    config = tmp_path / "firewatch.yaml"
+    config.write_text(f"models:\n  - name: iris\n    serving: {{type: http, url: '{url}'}}\n")
+
+    for version in ("v1", "v2"):
+        assert _model_cli(tmp_path, "register", "iris", version).returncode == 0
+        done = _model_cli(tmp_path, "deploy", "iris", version)
+        assert done.returncode == 0, done.stderr
+        assert f"POST {url} → 200: ok" in done.stdout
+    peer.responses.append((500, {}))
+    failed = _model_cli(tmp_path, "rollback", "iris", "--to", "v1")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "Registry moved iris to v1 but the serving hook" in " ".join(failed.stderr.split())

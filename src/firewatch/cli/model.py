@@ -31,7 +31,13 @@ from firewatch.registry import aliases as registry_aliases
 from firewatch.registry import regions as registry_regions
 from firewatch.registry import service as registry_service
 from firewatch.registry import traffic as registry_traffic
-from firewatch.registry.adapters import ServingSnapshot, SyncSource, build_adapter, import_snapshot
+from firewatch.registry.adapters import (
+    ServingSnapshot,
+    SyncSource,
+    build_adapter,
+    follow_deployment,
+    import_snapshot,
+)
 from firewatch.registry.schemas import (
     DEFAULT_MIN_HEALTHY_TIME,
     DeploymentOut,
@@ -66,9 +72,18 @@ def _served(m: ModelOut) -> str:
 
 
 def _print_deployment(d: DeploymentOut, verb: str) -> None:
+    """Print the registry move, then make serving follow it (a CLI error when it does not)."""
     console.print(
         f"{verb} [bold]{d.model}[/] {d.alias}: {d.previous_version or '—'} → [bold]{d.version}[/]"
     )
+
+    async def follow() -> str | None:
+        async with httpx.AsyncClient() as client:
+            return await follow_deployment(config().model(d.model), client, d)
+
+    line = asyncio.run(follow())
+    if line:
+        console.print(escape(line))
 
 
 @app.command("list")

@@ -71,6 +71,8 @@ class DeploymentOut(BaseModel):
     ended_at: datetime | None
     first_healthy_at: datetime | None
     failed_at: datetime | None
+    serving: str | None = None
+    """What the serving adapter did, on the answer to a deploy or rollback of production."""
 
 
 class ModelOut(BaseModel):

@@ -19,6 +19,7 @@ from firewatch.registry import aliases as registry_aliases
 from firewatch.registry import regions as registry_regions
 from firewatch.registry import service as registry_service
 from firewatch.registry import traffic as registry_traffic
+from firewatch.registry.adapters import follow_deployment
 from firewatch.registry.schemas import (
     DEFAULT_MIN_HEALTHY_TIME,
     AliasIn,
@@ -98,7 +99,11 @@ async def register_version(
     return await runtime.writer.run(unit)
 
 
-@router.post("/{name}/deploy", summary="Point an alias (default production) at a version")
+@router.post(
+    "/{name}/deploy",
+    summary="Point an alias (default production) at a version; serving follows production",
+    responses={502: {"description": "The registry moved but the serving adapter failed"}},
+)
 async def deploy(name: str, body: DeployIn, request: Request, actor: Writer) -> DeploymentOut:
     runtime = runtime_of(request)
 
@@ -114,10 +119,21 @@ async def deploy(name: str, body: DeployIn, request: Request, actor: Writer) -> 
         )
         return registry_service.deployment_out(name, row)
 
-    return await runtime.writer.run(unit)
+    return await _follow(runtime, await runtime.writer.run(unit))
 
 
-@router.post("/{name}/rollback", summary="Roll back (default: to the last known good version)")
+async def _follow(runtime: Runtime, deployment: DeploymentOut) -> DeploymentOut:
+    """Serving follows a move of production (a 502 saying so when it does not)."""
+    model = runtime.config.model(deployment.model)
+    line = await follow_deployment(model, runtime.client, deployment)
+    return deployment.model_copy(update={"serving": line})
+
+
+@router.post(
+    "/{name}/rollback",
+    summary="Roll back (default: to the last known good version); serving follows production",
+    responses={502: {"description": "The registry moved but the serving adapter failed"}},
+)
 async def rollback(name: str, body: RollbackIn, request: Request, actor: Writer) -> DeploymentOut:
     runtime = runtime_of(request)
 
@@ -134,7 +150,7 @@ async def rollback(name: str, body: RollbackIn, request: Request, actor: Writer)
         )
         return registry_service.deployment_out(name, row)
 
-    return await runtime.writer.run(unit)
+    return await _follow(runtime, await runtime.writer.run(unit))
 
 
 @router.get("/{name}/traffic", summary="How an alias's traffic is split across versions")

@@ -38,6 +38,7 @@ from firewatch.registry.adapters.settings import (
 
 if TYPE_CHECKING:
     from firewatch.config import ModelConfig
+    from firewatch.registry.schemas import DeploymentOut
 
 __all__ = [
     "BuiltinAdapter",
@@ -53,6 +54,7 @@ __all__ = [
     "SyncReport",
     "SyncSource",
     "build_adapter",
+    "follow_deployment",
     "import_snapshot",
     "mlflow_version",
 ]
@@ -70,3 +72,31 @@ def build_adapter(model_config: ModelConfig | None, client: httpx.AsyncClient) -
             return HttpAdapter(serving, client=client)
         case _:
             return BuiltinAdapter()
+
+
+async def follow_deployment(
+    model_config: ModelConfig | None, client: httpx.AsyncClient, deployment: DeploymentOut
+) -> str | None:
+    """Make serving follow a deploy or rollback of ``production`` done by hand (API or CLI); what
+    the adapter did, or None for an alias that serves nothing itself.
+
+    Raises `ServingError` saying both halves: the registry has moved, serving has not.
+    """
+    if deployment.alias != "production":
+        return None
+    adapter = build_adapter(model_config, client)
+    action = "rollback" if deployment.kind == "rollback" else "deploy"
+    try:
+        return await adapter.apply(
+            model=deployment.model,
+            version=deployment.version,
+            previous=deployment.previous_version,
+            action=action,
+            reason=deployment.reason or f"{action} by {deployment.actor}",
+        )
+    except ServingError as exc:
+        raise ServingError(
+            f"Registry moved {deployment.model} to {deployment.version} but {exc.message}",
+            code=exc.code,
+            details={**exc.details, "serving": adapter.name},
+        ) from None
