@@ -252,7 +252,8 @@ def record_health(
 
     ``at`` is when that state began: a probe streak that started before the live deployment
     (the old version still answering, or failing, while the server switches) says nothing
-    about it, nor does a server that reports serving another ``version``."""
+    about it, nor does a server that reports serving another of the model's registered
+    versions (a ``version`` the registry does not know, such as a build tag, is no evidence)."""
     model_row = session.scalar(select(RegisteredModelRow).where(RegisteredModelRow.name == model))
     if model_row is None:
         return False
@@ -260,7 +261,11 @@ def record_health(
     if live is None or live.deployed_at > at:
         return False
     if version is not None and version != live.version.version:
-        return False
+        other = select(ModelVersionRow.id).where(
+            ModelVersionRow.model_id == model_row.id, ModelVersionRow.version == version
+        )
+        if session.scalar(other) is not None:
+            return False
     if healthy and live.first_healthy_at is None and live.failed_at is None:
         live.first_healthy_at = at
         return True

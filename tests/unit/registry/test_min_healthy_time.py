@@ -217,3 +217,16 @@ def test_a_server_reporting_another_version_says_nothing_about_the_live_one(
         at = clock.now()
         assert not registry.record_health(s, model="iris", healthy=True, at=at, version="v2")
         assert registry.record_health(s, model="iris", healthy=True, at=at, version="v3")
+
+
+def test_a_version_the_registry_does_not_know_is_no_evidence_against_the_live_one(
+    db: Database, clock: FakeClock
+) -> None:
+    """A server reporting its build tag ("1.4.2") is still credited: only another registered
+    version of the model says the probe saw something else."""
+    with db.write_session() as s:
+        register(s, clock, "v3")
+        registry.deploy(s, model="iris", version="v3", now=clock.now(), actor="ci")
+        assert registry.record_health(
+            s, model="iris", healthy=True, at=clock.now(), version="1.4.2"
+        )
