@@ -352,6 +352,13 @@ class ModelConfig(_Section):
             return self.endpoints[0]
         return next((e for e in self.endpoints if e.region == region), None)
 
+    def base_url(self, region: str | None = None) -> str | None:
+        """The service's base URL (``url``); with endpoints, that of ``region`` (default: the
+        primary)."""
+        if self.endpoints:
+            return str((self.endpoint(region) or self.endpoints[0]).url)
+        return str(self.url) if self.url is not None else None
+
     def probe_url(self, region: str | None = None) -> str | None:
         """The URL the health probe checks, from ``health_url`` or ``url`` + the convention;
         with endpoints, that of ``region`` (default: the primary)."""

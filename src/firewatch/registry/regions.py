@@ -141,10 +141,19 @@ def switch_out(model: str, row: RegionSwitchRow) -> RegionSwitchOut:
 
 async def resolve_probe_url(db: Database, model: ModelConfig) -> str | None:
     """The health URL of the endpoint ``model`` is served from now (one read with endpoints)."""
-    if not model.endpoints:
-        return model.probe_url()
-    region = await db.read(lambda s: active_region(s, model=model.name))
-    return model.probe_url(region)
+    return model.probe_url(await _active(db, model))
+
+
+async def resolve_base_url(db: Database, model: ModelConfig | None) -> str | None:
+    """The base URL of the endpoint ``model`` is served from now (one read with endpoints)."""
+    return model.base_url(await _active(db, model)) if model is not None else None
+
+
+async def _active(db: Database, model: ModelConfig | None) -> str | None:
+    if model is None or not model.endpoints:
+        return None
+    name = model.name
+    return await db.read(lambda s: active_region(s, model=name))
 
 
 @dataclass

@@ -4,6 +4,7 @@ signals), run_command (real subprocesses, killed with their process group on tim
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -20,9 +21,11 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from step_harness import Traffic, make_context, metrics_app
 
+from firewatch.registry import regions
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps import STEPS
 from firewatch.runbooks.steps.checks import http_check, metric_query, run_command
+from firewatch.store.db import Database
 from support.servers import free_port, serve_in_thread
 
 
@@ -84,6 +87,23 @@ async def test_http_check_appends_path_to_the_model_url_and_checks_the_json(
     wrong = await http_check(ctx, {"path": "/health", "expect_json": {"version": "v1"}})
     assert wrong.outcome is Outcome.FAILED
     assert "JSON version is 'v2', expected 'v1'" in wrong.summary
+
+
+async def test_http_check_path_follows_the_active_region_after_a_failover(
+    tmp_path: Path, client: httpx.AsyncClient, service_url: str, sqlite_db: Database
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    endpoints = [{"region": "eu", "url": down}, {"region": "us", "url": service_url}]
+    config = {"models": [{"name": "iris", "endpoints": endpoints}]}
+    ctx = dataclasses.replace(make_context(tmp_path, client, config=config), db=sqlite_db)
+    assert (await http_check(ctx, {"path": "health"})).output["url"] == f"{down}/health"
+    with sqlite_db.write_session() as s:
+        regions.switch_region(
+            s, model="iris", to="us", regions=["eu", "us"], now=ctx.clock.now(), actor="t"
+        )
+    result = await http_check(ctx, {"path": "health"})
+    assert result.outcome is Outcome.PASSED, result.summary
+    assert result.output["url"] == f"{service_url}/health"
 
 
 async def test_http_check_fails_on_an_unexpected_status_keeping_the_body(

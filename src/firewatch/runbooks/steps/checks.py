@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from firewatch.config import ModelConfig
 from firewatch.detect.promql import PrometheusClient, PromQLError
 from firewatch.duration import parse_duration
 from firewatch.process import describe_exit, last_line, run_process
+from firewatch.registry.regions import resolve_base_url
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps.base import StepContext, StepResult
 from firewatch.runbooks.steps.hooks import incident_env
@@ -53,16 +53,8 @@ def _number(params: dict[str, Any], name: str) -> float | None:
     return float(raw)
 
 
-def model_base_url(model: ModelConfig | None) -> str | None:
-    """The model's base URL: ``url``, or its primary endpoint's when it lists regions."""
-    if model is None:
-        return None
-    if model.url is not None:
-        return str(model.url)
-    return str(model.endpoints[0].url) if model.endpoints else None
-
-
-def _check_url(ctx: StepContext, params: dict[str, Any]) -> str:
+def _check_url(ctx: StepContext, params: dict[str, Any], base: str | None) -> str:
+    """The URL to check: ``url``, or ``path`` on ``base`` (the active endpoint's URL)."""
     url, path = params.get("url"), params.get("path")
     if url is not None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -70,7 +62,6 @@ def _check_url(ctx: StepContext, params: dict[str, Any]) -> str:
         return url
     if not isinstance(path, str) or not path:
         raise ParamError("give parameter 'url' (absolute) or 'path' (appended to the model's url)")
-    base = model_base_url(ctx.model)
     if base is None:
         raise ParamError(
             f"parameter 'path' needs the model's url, and model {ctx.incident.model} has none; "
@@ -126,7 +117,7 @@ async def http_check(ctx: StepContext, params: dict[str, Any]) -> StepResult:
     (5s).
     """
     try:
-        url = _check_url(ctx, params)
+        url = _check_url(ctx, params, await resolve_base_url(ctx.db, ctx.model))
         statuses = _expected_statuses(params)
         timeout = _seconds(params, "timeout", 5)
         if params.get("expect_json") is not None and not isinstance(params["expect_json"], dict):

@@ -15,9 +15,9 @@ from firewatch.config import ModelConfig, ValidationConfig, format_validation_er
 from firewatch.drift.data import DataError, read_table
 from firewatch.drift.sketch import category_name
 from firewatch.duration import parse_duration
+from firewatch.registry.regions import resolve_base_url
 from firewatch.runbooks.schema import Outcome
 from firewatch.runbooks.steps.base import StepContext, StepResult
-from firewatch.runbooks.steps.checks import model_base_url
 
 EXPECTATIONS = ("degraded", "healthy")
 STEP_PARAMS = frozenset({"expect", "deadline", "interval"})
@@ -109,10 +109,10 @@ def _settings(model: ModelConfig | None, params: dict[str, Any]) -> ValidationCo
         raise ValueError("invalid parameter:\n" + format_validation_error(exc)) from None
 
 
-def _predict_url(config: ValidationConfig, model: ModelConfig | None) -> str:
+def _predict_url(config: ValidationConfig, model: ModelConfig | None, found: str | None) -> str:
+    """``validation.predict_url``, or the protocol's path on ``found`` (the active endpoint)."""
     if config.predict_url is not None:
         return str(config.predict_url)
-    found = model_base_url(model)
     if model is None or found is None:
         raise ValueError("no predict_url: set models[].url or validation.predict_url")
     base = found.rstrip("/")
@@ -231,7 +231,7 @@ async def validate_test_set(ctx: StepContext, params: dict[str, Any]) -> StepRes
         )
     try:
         config = _settings(ctx.model, params)
-        url = _predict_url(config, ctx.model)
+        url = _predict_url(config, ctx.model, await resolve_base_url(ctx.db, ctx.model))
     except ValueError as exc:
         return StepResult(Outcome.FAILED, str(exc))
     baseline = config.baseline_accuracy or (ctx.model.baseline_accuracy if ctx.model else None)
