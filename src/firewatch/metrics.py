@@ -31,7 +31,7 @@ class FirewatchCollector:
         runtime = self.runtime
         open_incidents = GaugeMetricFamily(
             "firewatch_incidents_open",
-            "Open incidents by severity (drill incidents are left out: they page nobody real).",
+            "Open incidents by severity, drills left out (see firewatch_drill_incidents_open).",
             labels=["severity"],
         )
         lag = GaugeMetricFamily(

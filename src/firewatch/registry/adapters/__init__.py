@@ -35,6 +35,7 @@ from firewatch.registry.adapters.settings import (
     MlflowServing,
     ServingConfig,
 )
+from firewatch.registry.service import PRODUCTION
 
 if TYPE_CHECKING:
     from firewatch.config import ModelConfig
@@ -82,7 +83,7 @@ async def follow_deployment(
 
     Raises `ServingError` saying both halves: the registry has moved, serving has not.
     """
-    if deployment.alias != "production":
+    if deployment.alias != PRODUCTION:
         return None
     adapter = build_adapter(model_config, client)
     action = "rollback" if deployment.kind == "rollback" else "deploy"
