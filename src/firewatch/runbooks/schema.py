@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from firewatch.config import format_validation_error
-from firewatch.duration import Duration
+from firewatch.duration import Duration, parse_duration
 from firewatch.errors import ConfigError
 from firewatch.severity import Severity
 
@@ -95,6 +95,11 @@ class Condition(BaseModel):
         return self
 
 
+DURATION_PARAMS = frozenset({"deadline", "interval", "sample", "timeout", "window"})
+"""Step parameters that are durations wherever a step takes them: checked when the file loads,
+not when the step first runs during an incident."""
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -137,6 +142,11 @@ class Step(BaseModel):
             raise ValueError(f"step {self.id!r}: only manual steps can be blocking")
         if self.approval is not None and self.type is not StepType.ACTION:
             raise ValueError(f"step {self.id!r}: only actions take 'approval'")
+        for name in sorted(DURATION_PARAMS & self.params.keys()):
+            try:
+                parse_duration(self.params[name])
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ValueError(f"step {self.id!r}: with.{name}: {exc}") from None
         return self
 
     @property

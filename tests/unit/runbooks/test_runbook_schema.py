@@ -91,6 +91,10 @@ def test_unknown_runbook_names_the_known_ones() -> None:
             "name: x\ntitle: t\nresponse_time: soon\nsteps: [{id: a, title: A, type: escalate}]",
             "response_time",
         ),
+        (
+            "name: x\ntitle: t\nsteps: [{id: a, title: A, type: check, uses: health_recovers, with: {deadline: soon}}]",
+            "step 'a': with.deadline: expected a duration such as '30s'",
+        ),
     ],
 )
 def test_bad_runbooks_are_refused_with_the_file_and_field(
