@@ -34,7 +34,7 @@ from firewatch.detect.events import InferenceEvents
 from firewatch.detect.runner import DetectionRunner
 from firewatch.detect.verify import Verifier, can_verify
 from firewatch.drills import schedule as drill_schedule
-from firewatch.errors import ConfigError
+from firewatch.errors import ConfigError, NotFound
 from firewatch.metrics import FirewatchCollector
 from firewatch.notify import escalation as escalation_engine
 from firewatch.notify import secrets
@@ -43,6 +43,7 @@ from firewatch.notify.channels import build_channel
 from firewatch.notify.escalation import EscalationEngine
 from firewatch.people import service as people_service
 from firewatch.registry import service as registry_service
+from firewatch.registry import traffic as registry_traffic
 from firewatch.registry.regions import ActiveEndpoints
 from firewatch.runbooks import engine as runbook_engine
 from firewatch.runbooks import investigation
@@ -129,6 +130,17 @@ class StoreSink:
             return live.version.version if live else None
 
         return await self.db.read(read)
+
+    async def served_versions(self, model: str) -> frozenset[str]:
+        return await self.db.read(lambda s: _served(s, model))
+
+
+def _served(session: Session, model: str) -> frozenset[str]:
+    try:
+        weights = registry_traffic.get_traffic(session, model=model).weights
+    except NotFound:
+        return frozenset()
+    return frozenset(version for version, weight in weights.items() if weight > 0)
 
 
 def _unsettled(session: Session, model: str) -> bool:

@@ -25,6 +25,7 @@ class RecordingSink:
     alerts_seen: list[Alert] = field(default_factory=list)
     health_seen: list[tuple[str, bool]] = field(default_factory=list)
     health_since: list[datetime] = field(default_factory=list)
+    served: frozenset[str] = frozenset()  # what the registry serves, per the sink
 
     async def alerts(self, alerts: list[Alert]) -> None:
         self.alerts_seen.extend(alerts)
@@ -37,6 +38,9 @@ class RecordingSink:
 
     async def current_version(self, model: str) -> str | None:
         return "v7"
+
+    async def served_versions(self, model: str) -> frozenset[str]:
+        return self.served
 
 
 def model(url: str, **extra: object) -> ModelConfig:
@@ -110,7 +114,9 @@ def scraper(
     store = SignalStore()
     configured = [RuleConfig.model_validate(r) for r in rules or []]
     engine = RuleEngine(merge_rules(configured), {config.name: config}, store, sink, clock)
-    return MetricsScraper(config, store=store, engine=engine, clock=clock, client=client)
+    return MetricsScraper(
+        config, store=store, engine=engine, clock=clock, client=client, served=sink.served_versions
+    )
 
 
 async def test_error_rate_fires_with_the_rate_and_where_the_failures_are(
@@ -151,6 +157,42 @@ async def test_error_rate_fires_with_the_rate_and_where_the_failures_are(
             clock.advance(seconds=15)
             await detector.check()
             assert sink.alerts_seen[-1].status is AlertStatus.RESOLVED
+
+
+async def test_a_version_rolled_away_from_leaves_the_error_window_once_it_gets_no_traffic(
+    sqlite_db: Database,
+) -> None:
+    """After a rollback from v3 to v2, v3's failures still in the 60 s window would hold
+    HighErrorRate on v2 for up to a minute; once the registry serves v2 and v3's counters stand
+    still, only v2's traffic is judged. A version still taking requests keeps counting."""
+    service = FakeModelService(sqlite_db)
+    sink = RecordingSink(served=frozenset({"v3"}))
+    clock = FakeClock()
+    with serve_in_thread(service.app()) as url:
+        config = model(url, scrape={"window": "60s", "min_requests": 20})
+        async with httpx.AsyncClient() as client:
+            detector = scraper(config, sink, clock, client)
+            service.versions = {}
+            service.set("v3", requests=0, errors=0)
+            await detector.check()
+            service.set("v3", requests=100, errors=60)
+            clock.advance(seconds=5)
+            await detector.check()
+            assert sink.alerts_seen[-1].labels["alertname"] == "HighErrorRate"
+
+            sink.served = frozenset({"v2"})  # rolled back; the server still sends v3 requests
+            service.set("v3", requests=150, errors=90)
+            service.set("v2", requests=0, errors=0)
+            clock.advance(seconds=5)
+            await detector.check()
+            assert len(sink.alerts_seen) == 1  # v3 still takes traffic: still firing
+
+            service.set("v2", requests=100, errors=0)  # v3 stands still from here
+            clock.advance(seconds=5)
+            await detector.check()
+            assert sink.alerts_seen[-1].status is AlertStatus.RESOLVED
+            rate = detector.store.latest("iris", "error_rate")
+            assert rate is not None and rate.value == 0.0
 
 
 async def test_slow_responses_need_to_last_for_two_minutes(sqlite_db: Database) -> None:

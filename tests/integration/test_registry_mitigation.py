@@ -258,6 +258,9 @@ class RecordingSink:
     async def current_version(self, model: str) -> str | None:
         return None
 
+    async def served_versions(self, model: str) -> frozenset[str]:
+        return frozenset()
+
 
 async def test_the_probe_follows_a_region_switch(sqlite_db: Database, clock: FakeClock) -> None:
     with serve_in_thread(region_app("eu")) as eu, serve_in_thread(region_app("us")) as us:

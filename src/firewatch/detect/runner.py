@@ -89,7 +89,14 @@ class DetectionRunner:
             if m.probe_url() is not None
         ]
         self.scrapers = [
-            MetricsScraper(m, store=self.store, engine=self.engine, clock=clock, client=client)
+            MetricsScraper(
+                m,
+                store=self.store,
+                engine=self.engine,
+                clock=clock,
+                client=client,
+                served=sink.served_versions,
+            )
             for m in models
             if m.metrics_url is not None
         ]

@@ -5,6 +5,7 @@ CPU, turned into windowed signals, and the rules are evaluated on each scrape.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,7 +43,11 @@ class MetricsScraper:
         engine: RuleEngine,
         clock: Clock,
         client: httpx.AsyncClient,
+        served: Callable[[str], Awaitable[frozenset[str]]] | None = None,
     ) -> None:
+        """``served`` tells which versions the registry sends traffic to now (the sink's
+        `served_versions`): a version it no longer serves leaves the window once it gets no
+        requests, so its failures do not hold an error-rate alert on its replacement."""
         if model.metrics_url is None:
             raise ValueError(f"model {model.name} has no metrics_url to scrape")
         self.model = model
@@ -51,8 +56,10 @@ class MetricsScraper:
         self.engine = engine
         self.clock = clock
         self.client = client
+        self.served = served
         self.windows = _Windows()
         self._warned_unobserved = False
+        self._requests: dict[str, float] = {}  # each version's request count at the last scrape
 
     async def check(self) -> ServerTotals | None:
         """One scrape; None when the endpoint cannot be read (the probe reports outages)."""
@@ -66,13 +73,32 @@ class MetricsScraper:
             log.debug("%s: scrape of %s failed: %s", self.model.name, self.url, exc)
             return None
         now = self.clock.now()
-        self._record(totals, now)
+        served = await self.served(self.model.name) if self.served and totals.by_version else None
+        self._record(totals, now, self._retired(totals, served or frozenset()))
         await self.engine.evaluate(self.model.name)
         return totals
 
-    def _record(self, totals: ServerTotals, now: datetime) -> None:
+    def _retired(self, totals: ServerTotals, served: frozenset[str]) -> frozenset[str]:
+        """Versions the registry no longer serves that got no request since the last scrape
+        (after a rollback, say): their past failures say nothing about what serves now. None
+        while the server's version labels and the registry's names do not meet at all."""
+        last, self._requests = self._requests, {v: p.requests for v, p in totals.by_version.items()}
+        if not served & totals.by_version.keys():
+            return frozenset()
+        return frozenset(
+            version
+            for version, part in totals.by_version.items()
+            if version not in served and version in last and part.requests <= last[version]
+        )
+
+    def _record(self, totals: ServerTotals, now: datetime, retired: frozenset[str]) -> None:
         name, window, cfg = self.model.name, self.model.scrape.window, self.model.scrape
-        versions = totals.by_version or {"": totals}
+        for version in retired:
+            self.windows.requests.pop(version, None)
+            self.windows.latency.pop(version, None)
+        versions = {
+            v: p for v, p in (totals.by_version or {"": totals}).items() if v not in retired
+        }
         requests = errors = latency_sum = latency_count = 0.0
         breakdown: list[tuple[str, float, float]] = []
         span = None

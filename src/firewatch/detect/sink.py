@@ -23,3 +23,7 @@ class DetectionSink(Protocol):
 
     async def current_version(self, model: str) -> str | None:
         """The version the registry says is in production, for the alert's ``version`` label."""
+
+    async def served_versions(self, model: str) -> frozenset[str]:
+        """The versions the registry sends ``model``'s production traffic to (a split names
+        several); empty when the registry does not know the model."""

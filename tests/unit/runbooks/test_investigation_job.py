@@ -68,6 +68,9 @@ class Alerts:
     async def current_version(self, model: str) -> str | None:
         return "v3"
 
+    async def served_versions(self, model: str) -> frozenset[str]:
+        return frozenset()
+
 
 @pytest.fixture
 def clock() -> FakeClock:
