@@ -81,7 +81,7 @@ class MetricsScraper:
     def _retired(self, totals: ServerTotals, served: frozenset[str]) -> frozenset[str]:
         """Versions the registry no longer serves that got no request since the last scrape
         (after a rollback, say): their past failures say nothing about what serves now. None
-        while the server's version labels and the registry's names do not meet at all."""
+        is retired while the server's version labels and the registry's names share none."""
         last, self._requests = self._requests, {v: p.requests for v, p in totals.by_version.items()}
         if not served & totals.by_version.keys():
             return frozenset()
