@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY = timedelta(hours=1)
 STOP_TIMEOUT_S = 10.0
+RUNBOOK_RECHECK = timedelta(seconds=2)  # a resolve held by a running runbook looks again
 
 
 def alert_policy(config: FirewatchConfig, library: RunbookLibrary) -> AlertPolicy:
@@ -357,12 +358,26 @@ class Runtime:
 
     async def _auto_resolve(self, job: Job) -> None:
         quiet = timedelta(seconds=float(job.payload["quiet_period_s"]))
+        incident_id = int(job.payload["incident_id"])
         now = self.clock.now()
-        await self.writer.run(
-            lambda s: alerts_service.auto_resolve(
-                s, incident_id=int(job.payload["incident_id"]), quiet_period=quiet, now=now
+
+        def unit(session: Session) -> None:
+            busy = runbook_runs.is_running
+            resolved = alerts_service.auto_resolve(
+                session, incident_id=incident_id, quiet_period=quiet, now=now, busy=busy
             )
-        )
+            if not resolved and busy(session, incident_id):  # look again once it may be done
+                job_table.enqueue_job(
+                    session,
+                    kind=AUTO_RESOLVE_JOB,
+                    key=f"autoresolve:{incident_id}:{now.isoformat()}:held",
+                    payload=job.payload,
+                    due_at=now + RUNBOOK_RECHECK,
+                    now=now,
+                    incident_id=incident_id,
+                )
+
+        await self.writer.run(unit)
 
     def _wake(self, info: dict[str, object]) -> None:
         if info.get(event_log.EVENTS_APPENDED):

@@ -2,11 +2,14 @@
 
 The resolve rule (DESIGN.md): an incident becomes ``resolved`` when every alert attached to it
 has cleared and stayed clear for the quiet period; `auto_resolve` is the job that checks it when
-the quiet period has passed (`firewatch.alerts.pipeline` schedules it).
+the quiet period has passed (`firewatch.alerts.pipeline` schedules it). While a runbook is still
+working on the incident (verifying its action, say) the resolve waits for it, up to
+`RUNBOOK_HOLD` past the quiet period, so the record reads verified → mitigated → resolved.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -92,10 +95,20 @@ def _firing(session: Session, incident: IncidentRow) -> list[AlertRow]:
     )
 
 
+RUNBOOK_HOLD = timedelta(minutes=10)
+"""How long past the quiet period a resolve waits for a runbook still working on the incident."""
+
+
 def auto_resolve(
-    session: Session, *, incident_id: int, quiet_period: timedelta, now: datetime
+    session: Session,
+    *,
+    incident_id: int,
+    quiet_period: timedelta,
+    now: datetime,
+    busy: Callable[[Session, int], bool] | None = None,
 ) -> bool:
-    """Resolve the incident if its alerts are all clear and have been for the quiet period."""
+    """Resolve the incident if its alerts are all clear and have been for the quiet period,
+    and ``busy`` (a runbook working on it) does not hold it; True when it was resolved."""
     incident = session.get(IncidentRow, incident_id)
     if incident is None or not Status(incident.status).is_open or _firing(session, incident):
         return False
@@ -106,6 +119,9 @@ def auto_resolve(
         .limit(1)
     )
     if last_clear is not None and now - last_clear < quiet_period:
+        return False
+    held_until = (last_clear or now) + quiet_period + RUNBOOK_HOLD
+    if busy is not None and now < held_until and busy(session, incident.id):
         return False
     resolution = incident.resolution or _auto_resolution(session, incident, quiet_period)
     incident_service.transition(

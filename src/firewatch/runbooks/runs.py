@@ -166,6 +166,14 @@ def runs_of(session: Session, incident_id: int) -> list[RunbookRunRow]:
     )
 
 
+def is_running(session: Session, incident_id: int) -> bool:
+    """Whether a runbook is working on the incident now (not waiting for a person)."""
+    running = select(RunbookRunRow.id).where(
+        RunbookRunRow.incident_id == incident_id, RunbookRunRow.status == "running"
+    )
+    return session.scalar(running.limit(1)) is not None
+
+
 def enqueue_resume(
     session: Session, incident_id: int, runbook: str, why: str, due: datetime, now: datetime
 ) -> None:

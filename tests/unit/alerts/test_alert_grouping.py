@@ -122,6 +122,42 @@ def test_clearing_every_alert_schedules_resolve_after_quiet_period(
     assert row.resolution == "All alerts cleared and stayed clear for 10s"
 
 
+def test_a_runbook_still_working_holds_the_resolve_for_a_while(
+    sqlite_db: Database, clock: FakeClock
+) -> None:
+    """Alerts clear while the runbook is still verifying its rollback: the incident waits for
+    it (verified → mitigated → resolved), but not for ever."""
+    process(sqlite_db, clock, alert(at=clock.now()))
+    process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))
+    quiet = timedelta(seconds=10)
+    clock.advance(seconds=11)
+    with sqlite_db.write_session() as s:
+        incident_id = s.scalar(select(IncidentRow.id))
+        assert incident_id is not None
+
+        def resolve(busy: bool) -> bool:
+            return alerts.auto_resolve(
+                s,
+                incident_id=incident_id,
+                quiet_period=quiet,
+                now=clock.now(),
+                busy=lambda *_: busy,
+            )
+
+        assert not resolve(busy=True)
+        clock.advance(alerts.RUNBOOK_HOLD)
+        assert resolve(busy=True)  # held long enough: a stuck run does not keep it open
+    process(sqlite_db, clock, alert(at=clock.now()))
+    process(sqlite_db, clock, alert(status=AlertStatus.RESOLVED, at=clock.now()))
+    clock.advance(seconds=11)
+    with sqlite_db.write_session() as s:
+        second = s.scalars(select(IncidentRow.id).order_by(IncidentRow.id.desc())).first()
+        assert second is not None and second != incident_id
+        assert alerts.auto_resolve(
+            s, incident_id=second, quiet_period=quiet, now=clock.now(), busy=lambda *_: False
+        )
+
+
 def test_refiring_within_quiet_period_keeps_the_incident(
     sqlite_db: Database, clock: FakeClock
 ) -> None:
