@@ -24,9 +24,10 @@ app = typer.Typer(
 TOUR = """
 [bold green]Firewatch is up[/] on {api}; the demo model [bold]{model}[/] serves v2 on {model_url}.
 
-An admin token for this session (for curl):  [bold]export FIREWATCH_API_TOKEN={token}[/]
+In another terminal, from this folder, first tell the CLI which config and token to use:
+  [bold]export FIREWATCH_CONFIG={config} FIREWATCH_API_TOKEN={token}[/]
 
-Try, in another terminal (from this folder):
+Then try:
   1. [bold].venv/bin/firewatch model list[/]                  production v2; last known good once probed
   2. [bold].venv/bin/firewatch model deploy {model} v3[/]     a broken build: /health fails
      watch this terminal: incident opened (SEV1), page sent, runbook rolls back to v2,
@@ -167,7 +168,7 @@ def up(
     err_console.print(f"drift reference written to {reference}")
     stack = DemoStack(path, load_config(path), STATE.database_url, rps)
     try:
-        run(stack, lambda values: console.print(TOUR.format(**values)))
+        run(stack, lambda values: console.print(TOUR.format(config=path, **values)))
     except KeyboardInterrupt:
         console.print("\nstopped.")
 
