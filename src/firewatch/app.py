@@ -362,11 +362,15 @@ class Runtime:
         now = self.clock.now()
 
         def unit(session: Session) -> None:
-            busy = runbook_runs.is_running
+            running = runbook_runs.is_running(session, incident_id)
             resolved = alerts_service.auto_resolve(
-                session, incident_id=incident_id, quiet_period=quiet, now=now, busy=busy
+                session,
+                incident_id=incident_id,
+                quiet_period=quiet,
+                now=now,
+                runbook_running=running,
             )
-            if not resolved and busy(session, incident_id):  # look again once it may be done
+            if not resolved and running:  # look again once it may be done
                 job_table.enqueue_job(
                     session,
                     kind=AUTO_RESOLVE_JOB,

@@ -9,7 +9,6 @@ working on the incident (verifying its action, say) the resolve waits for it, up
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -105,10 +104,10 @@ def auto_resolve(
     incident_id: int,
     quiet_period: timedelta,
     now: datetime,
-    busy: Callable[[Session, int], bool] | None = None,
+    runbook_running: bool = False,
 ) -> bool:
     """Resolve the incident if its alerts are all clear and have been for the quiet period,
-    and ``busy`` (a runbook working on it) does not hold it; True when it was resolved."""
+    and a runbook still working on it does not hold it; True when it was resolved."""
     incident = session.get(IncidentRow, incident_id)
     if incident is None or not Status(incident.status).is_open or _firing(session, incident):
         return False
@@ -121,7 +120,7 @@ def auto_resolve(
     if last_clear is not None and now - last_clear < quiet_period:
         return False
     held_until = (last_clear or now) + quiet_period + RUNBOOK_HOLD
-    if busy is not None and now < held_until and busy(session, incident.id):
+    if runbook_running and now < held_until:
         return False
     resolution = incident.resolution or _auto_resolution(session, incident, quiet_period)
     incident_service.transition(

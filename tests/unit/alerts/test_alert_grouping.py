@@ -141,7 +141,7 @@ def test_a_runbook_still_working_holds_the_resolve_for_a_while(
                 incident_id=incident_id,
                 quiet_period=quiet,
                 now=clock.now(),
-                busy=lambda *_: busy,
+                runbook_running=busy,
             )
 
         assert not resolve(busy=True)
@@ -154,7 +154,7 @@ def test_a_runbook_still_working_holds_the_resolve_for_a_while(
         second = s.scalars(select(IncidentRow.id).order_by(IncidentRow.id.desc())).first()
         assert second is not None and second != incident_id
         assert alerts.auto_resolve(
-            s, incident_id=second, quiet_period=quiet, now=clock.now(), busy=lambda *_: False
+            s, incident_id=second, quiet_period=quiet, now=clock.now(), runbook_running=False
         )
 
 
