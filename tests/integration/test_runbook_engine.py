@@ -69,7 +69,12 @@ def _setup(
     return RunbookLibrary.load(directory), config
 
 
-async def _open(writer: Writer, clock: FakeClock, severity: Severity = Severity.SEV3) -> int:
+async def _open(
+    writer: Writer,
+    clock: FakeClock,
+    severity: Severity = Severity.SEV3,
+    model: str | None = None,
+) -> int:
     def unit(session: Session) -> int:
         row = incident_service.open_incident(
             session,
@@ -78,6 +83,7 @@ async def _open(writer: Writer, clock: FakeClock, severity: Severity = Severity.
             now=clock.now(),
             policy=SeverityPolicy(),
             actor=Actor("test"),
+            model=model,
         )
         return row.id
 
@@ -485,18 +491,7 @@ async def test_model_unavailable_pages_nobody_when_the_service_answers_again(
         async with httpx.AsyncClient() as client:
             engine = RunbookEngine(RunbookLibrary.load(), config, db, writer, clock, client)
 
-            def unit(session: Session) -> int:
-                return incident_service.open_incident(
-                    session,
-                    title="iris unavailable",
-                    severity=Severity.SEV1,
-                    now=clock.now(),
-                    policy=SeverityPolicy(),
-                    actor=Actor("test"),
-                    model="iris",
-                ).id
-
-            incident = await writer.run(unit)
+            incident = await _open(writer, clock, Severity.SEV1, model="iris")
             await _start(engine, writer, incident, "model-unavailable")
             await _drain(engine, writer, clock)
     assert "not confirmed: GET" in _texts(db, incident)

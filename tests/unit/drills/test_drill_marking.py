@@ -18,6 +18,7 @@ from firewatch.incidents import queries as incident_queries
 from firewatch.incidents import service as incident_service
 from firewatch.severity import DEFAULT_POLICY
 from firewatch.store.db import Database
+from support.api import api_client
 
 POLICY = pipeline.AlertPolicy(severity=DEFAULT_POLICY)
 
@@ -120,3 +121,16 @@ def test_stats_leave_drill_incidents_out_by_default(db: Database, clock: FakeClo
         everything = incident_queries.incident_stats(s, now=clock.now(), include_drills=True)
     assert (real.count, everything.count) == (1, 2)
     assert real.by_severity["SEV1"].count == 1
+
+
+async def test_drill_incidents_stay_out_of_the_open_incidents_gauge(
+    db: Database, clock: FakeClock
+) -> None:
+    """A dashboard alerting on open SEV1 incidents must not fire for a game day."""
+    _start(db, clock)
+    _fire(db, clock, "iris")  # iris is being drilled: its incident is a drill's
+    _fire(db, clock, "other")
+    async with api_client(db, clock) as (client, _runtime):
+        metrics = (await client.get("/metrics")).text
+    assert 'firewatch_incidents_open{severity="SEV1"} 1.0' in metrics
+    assert "firewatch_drill_incidents_open 1.0" in metrics

@@ -3,14 +3,9 @@ list the history, the scenario catalogue, and clear 4xx errors for bad input."""
 
 from __future__ import annotations
 
-from firewatch.alerts import pipeline
-from firewatch.alerts.schemas import Alert
 from firewatch.clock import FakeClock
-from firewatch.severity import DEFAULT_POLICY
 from firewatch.store.db import Database
 from support.api import api_client
-
-POLICY = pipeline.AlertPolicy(severity=DEFAULT_POLICY)
 
 
 async def test_start_finish_and_list_drills(db: Database, clock: FakeClock) -> None:
@@ -65,27 +60,3 @@ async def test_bad_drill_requests_get_clear_4xx(db: Database, clock: FakeClock) 
         assert outcome.status_code == 422
     async with api_client(db, clock, scope=None) as (anonymous, _runtime):
         assert (await anonymous.get("/api/v1/drills")).status_code == 401
-
-
-async def test_drill_incidents_stay_out_of_the_open_incidents_gauge(
-    db: Database, clock: FakeClock
-) -> None:
-    """A dashboard alerting on open SEV1 incidents must not fire for a game day."""
-    async with api_client(db, clock) as (client, _runtime):
-        body = {"scenario": "model-down", "model": "iris", "trigger": "cli", "time_limit_s": 120}
-        assert (await client.post("/api/v1/drills", json=body)).status_code == 201
-        for model in ("iris", "other"):  # iris is being drilled: its incident is a drill's
-            alert = Alert(
-                labels={
-                    "alertname": "ModelUnavailable",
-                    "model": model,
-                    "severity": "SEV1",
-                    "source": "probe",
-                },
-                starts_at=clock.now(),
-            )
-            with db.write_session() as s:
-                pipeline.process_alerts(s, alerts=[alert], now=clock.now(), policy=POLICY)
-        metrics = (await client.get("/metrics")).text
-    assert 'firewatch_incidents_open{severity="SEV1"} 1.0' in metrics
-    assert "firewatch_drill_incidents_open 1.0" in metrics
